@@ -1,0 +1,1 @@
+"""The ``fashion`` command line: one parser, one module per command group."""

@@ -1,0 +1,111 @@
+"""``fashion catalog demo|import|info|export``."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
+from fashion_gui.catalog.export import export_adde
+from fashion_gui.catalog.importers import CsvImportOptions, import_csv
+from fashion_gui.catalog.store import Catalog
+from fashion_gui.cli.progress import ProgressBar
+from fashion_gui.workspace import Workspace
+
+
+def add_workspace_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", "-w", default=None,
+                        help="workspace folder (default: the demo workspace in your user data directory)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("catalog", help="build, import, inspect and export catalogs")
+    cmds = p.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+
+    d = cmds.add_parser("demo", help="render the procedural demo catalog")
+    add_workspace_arg(d)
+    defaults = DemoConfig()
+    d.add_argument("--items", type=int, default=defaults.items, help=f"images (default {defaults.items})")
+    d.add_argument("--views", type=int, default=defaults.views, help=f"photos per product (default {defaults.views})")
+    d.add_argument("--size", type=int, default=defaults.size, help=f"image side in px (default {defaults.size})")
+    d.add_argument("--seed", type=int, default=defaults.seed)
+    d.add_argument("--difficulty", choices=("easy", "default", "hard"), default=defaults.difficulty)
+    d.add_argument("--workers", type=int, default=0, help="render processes (default: one per core)")
+    d.add_argument("--force", action="store_true", help="replace an existing catalog")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_demo)
+
+    i = cmds.add_parser("import", help="import a dataset into a new catalog")
+    add_workspace_arg(i)
+    i.add_argument("--format", choices=("csv",), default="csv")
+    i.add_argument("source", type=Path, help="the CSV file (columns: path, category, one per attribute)")
+    i.add_argument("--images", type=Path, default=None, help="folder the path column is relative to")
+    i.add_argument("--schema", type=Path, default=None, help="JSON attribute schema to validate values against")
+    i.add_argument("--no-image-check", action="store_true", help="skip opening every image")
+    i.add_argument("--force", action="store_true", help="replace an existing catalog")
+    i.set_defaults(func=cmd_import)
+
+    n = cmds.add_parser("info", help="print counts")
+    add_workspace_arg(n)
+    n.add_argument("--json", action="store_true", help="machine-readable output")
+    n.set_defaults(func=cmd_info)
+
+    e = cmds.add_parser("export", help="export the catalog for other implementations")
+    add_workspace_arg(e)
+    e.add_argument("--format", choices=("adde",), default="adde")
+    e.add_argument("--out", type=Path, required=True, help="output folder")
+    e.set_defaults(func=cmd_export)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    ws = Workspace.at(args.workspace)
+    config = DemoConfig(items=args.items, views=args.views, size=args.size, seed=args.seed,
+                        difficulty=args.difficulty, workers=args.workers)
+    bar = ProgressBar(enabled=not args.quiet)
+    start = time.perf_counter()
+    try:
+        counts = build_demo(ws, config, force=args.force, progress=bar)
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - start
+    print(f"demo catalog: {counts['items']} images of {counts['instances']} products, "
+          f"{counts['outfits']} outfits, {counts['feedback_triplets']} feedback triplets, "
+          f"{counts['manipulation_queries']} manipulation queries in {elapsed:.1f} s -> {ws.root}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    ws = Workspace.at(args.workspace)
+    options = CsvImportOptions(images_root=args.images, schema_path=args.schema,
+                               check_images=not args.no_image_check)
+    counts = import_csv(ws, args.source, options, force=args.force)
+    print(f"imported {counts['items']} items in {counts['categories']} categories with "
+          f"{counts['attribute_types']} attribute types -> {ws.catalog_path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    ws = Workspace.at(args.workspace)
+    with Catalog.open(ws.catalog_path) as catalog:
+        counts = catalog.counts()
+        schema = catalog.schema
+    if args.json:
+        print(json.dumps(counts, indent=2))
+        return 0
+    print(f"workspace: {ws.root}")
+    for key in ("items", "instances", "categories", "attribute_types", "attribute_values", "outfits",
+                "feedback_triplets", "manipulation_queries"):
+        print(f"  {key:22s} {counts[key]}")
+    print("  splits                 " + ", ".join(f"{k} {v}" for k, v in counts["splits"].items()))
+    for t in schema.types:
+        scope = ", ".join(t.categories) if t.categories else "all categories"
+        print(f"  - {t.name} ({len(t.values)}: {', '.join(t.values)}) [{scope}]")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    ws = Workspace.at(args.workspace)
+    written = export_adde(ws, args.out)
+    print(f"wrote ADDE split files to {args.out}: " + ", ".join(f"{k} ({v})" for k, v in written.items()))
+    return 0
