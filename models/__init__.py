@@ -1,0 +1,62 @@
+"""Pure-PyTorch model blocks (torch, torchvision, numpy and the standard library only).
+
+One small module per paper block:
+
+* ``backbones``: image backbones registry (``create_backbone`` / ``list_backbones``);
+* ``adde``: the Attribute-Driven Disentangled Encoder (ADDE, Hou et al. 2021);
+* ``grl``: gradient-reversal disentanglement heads and loss (Scaramuzzino et al. 2023);
+* ``memory``: the prototype memory block and manipulation indicator (ADDE / PRL Eq. 6-7);
+* ``losses``: ADDE training losses, weights and margin schedule;
+* ``labels``: the attribute label codecs they share.
+"""
+
+from models.adde import ADDEConfig, ADDEEncoder, ADDEOutput
+from models.backbones import create_backbone, list_backbones, load_backbone_weights, register_backbone
+from models.grl import (
+    GradientReversal,
+    GRLDisentanglementLoss,
+    NClassifierHead,
+    NxNClassifierHead,
+    adaptive_reversal_weight,
+    feature_classifier_accuracy,
+    grad_reverse,
+)
+from models.losses import (
+    ADDELossWeights,
+    ADDEManipulationLoss,
+    AttributeClassificationLoss,
+    CompositionalTripletLoss,
+    ConsistencyLoss,
+    LabelTripletLoss,
+    MarginSchedule,
+    MemoryOffBlockLoss,
+)
+from models.memory import MemoryBlock, apply_edits, manipulation_indicator
+
+__all__ = [
+    "ADDEConfig",
+    "ADDEEncoder",
+    "ADDELossWeights",
+    "ADDEManipulationLoss",
+    "ADDEOutput",
+    "AttributeClassificationLoss",
+    "CompositionalTripletLoss",
+    "ConsistencyLoss",
+    "GRLDisentanglementLoss",
+    "GradientReversal",
+    "LabelTripletLoss",
+    "MarginSchedule",
+    "MemoryBlock",
+    "MemoryOffBlockLoss",
+    "NClassifierHead",
+    "NxNClassifierHead",
+    "adaptive_reversal_weight",
+    "apply_edits",
+    "create_backbone",
+    "feature_classifier_accuracy",
+    "grad_reverse",
+    "list_backbones",
+    "load_backbone_weights",
+    "manipulation_indicator",
+    "register_backbone",
+]
