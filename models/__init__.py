@@ -60,3 +60,28 @@ __all__ = [
     "manipulation_indicator",
     "register_backbone",
 ]
+
+# composed retrieval (UIGR: text encoder, compositors, unified TGR + VCR model) and ADDE-O outfit head
+from models.compositors import RTIC, TIRG, create_compositor, list_compositors, register_compositor  # noqa: E402
+from models.outfit import OutfitCompatibilityHead, OutfitRankingLoss  # noqa: E402
+from models.text import TextEncoder, Vocabulary, tokenize  # noqa: E402
+from models.uigr import TASKS, BBCLoss, UIGRComposition, UIGRConfig, UIGRLossTerms, UIGRModel  # noqa: E402
+
+__all__ += [
+    "BBCLoss",
+    "OutfitCompatibilityHead",
+    "OutfitRankingLoss",
+    "RTIC",
+    "TASKS",
+    "TIRG",
+    "TextEncoder",
+    "UIGRComposition",
+    "UIGRConfig",
+    "UIGRLossTerms",
+    "UIGRModel",
+    "Vocabulary",
+    "create_compositor",
+    "list_compositors",
+    "register_compositor",
+    "tokenize",
+]
