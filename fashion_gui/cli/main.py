@@ -6,17 +6,20 @@ import sys
 
 from fashion_gui.catalog.importers import ImportProblems
 from fashion_gui.catalog.schema import SchemaError
+from fashion_gui.catalog.images import ImageError
 from fashion_gui.catalog.store import CatalogError
-from fashion_gui.cli import bench, catalog
+from fashion_gui.training.checkpoint import CheckpointError
+from fashion_gui.cli import bench, catalog, train
 
 # Errors a person can act on: printed as one message, exit code 2, no traceback.
-USER_ERRORS = (CatalogError, ImportProblems, SchemaError, FileNotFoundError, ValueError)
+USER_ERRORS = (CatalogError, CheckpointError, ImageError, ImportProblems, SchemaError, FileNotFoundError, ValueError)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fashion", description="Interactive fashion retrieval: command line.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     catalog.register(sub)
+    train.register(sub)
     bench.register(sub)
     return parser
 

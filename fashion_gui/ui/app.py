@@ -1,0 +1,35 @@
+"""``fashion-gui``: open a workspace (building the demo workspace on first run) in the main window."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+from fashion_gui.catalog.store import Catalog, CatalogError
+from fashion_gui.ui.first_run import DemoBuildDialog
+from fashion_gui.ui.main_window import MainWindow
+from fashion_gui.workspace import Workspace, default_workspace
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fashion-gui", description="Interactive fashion retrieval.")
+    parser.add_argument("--workspace", "-w", default=None, help=f"workspace folder (default {default_workspace()})")
+    args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName("fashion-gui")
+    app.setOrganizationName("fashion-gui")
+    workspace = Workspace.at(args.workspace)
+    if not workspace.exists():
+        dialog = DemoBuildDialog(workspace)
+        if dialog.exec() != QDialog.Accepted:
+            QMessageBox.critical(None, "Demo catalog", f"The demo catalog could not be built:\n{dialog.error}")
+            return 1
+    try:
+        catalog = Catalog.open(workspace.catalog_path)
+    except CatalogError as exc:
+        QMessageBox.critical(None, "Cannot open workspace", str(exc))
+        return 1
+    window = MainWindow(workspace, catalog)
+    window.show()
+    return app.exec()
