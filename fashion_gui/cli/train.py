@@ -1,0 +1,107 @@
+"""``fashion train METHOD`` and ``fashion eval METHOD``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fashion_gui.catalog.store import Catalog
+from fashion_gui.cli.catalog import add_workspace_arg
+from fashion_gui.training.adde import ImageBank
+from fashion_gui.training.adde_eval import full_report
+from fashion_gui.training.adde_model import ADDEModel
+from fashion_gui.training.checkpoint import atomic_write_json, load_checkpoint
+from fashion_gui.training.data import BatchPreprocessor
+from fashion_gui.training.device import DEVICE_CHOICES, resolve_device
+from fashion_gui.training.events import JsonLinesReporter, TqdmReporter
+from fashion_gui.training.registry import get_method, list_methods
+from fashion_gui.evaluation.report import adde_protocol, report_dict
+from fashion_gui.workspace import Workspace
+
+# config fields exposed as flags: flag name -> (field, type, help)
+TRAIN_FLAGS = {
+    "--epochs": ("epochs", int, "stage-1 epochs (attribute learning)"),
+    "--manip-epochs": ("manip_epochs", int, "stage-2 epochs (memory manipulation)"),
+    "--backbone": ("backbone", str, "compact | alexnet | resnet18 | resnet50"),
+    "--backbone-weights": ("backbone_weights", str, "local state-dict file for the backbone"),
+    "--d": ("d", int, "attribute chunk size (ADDE: 340)"),
+    "--image-size": ("image_size", int, "training resolution in pixels"),
+    "--batch-size": ("batch_size", int, "images per batch"),
+    "--lr": ("lr", float, "stage-1 learning rate"),
+    "--manip-lr": ("manip_lr", float, "stage-2 learning rate"),
+    "--seed": ("seed", int, "random seed"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train", help="train a model on a workspace")
+    t.add_argument("method", choices=list_methods(), help="; ".join(list_methods()))
+    add_workspace_arg(t)
+    for flag, (_, typ, help_) in TRAIN_FLAGS.items():
+        t.add_argument(flag, type=typ, default=None, help=help_)
+    t.add_argument("--pretrained", action="store_true", help="ImageNet weights via torchvision (downloads)")
+    t.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} (or cuda:N)")
+    t.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    t.add_argument("--name", default=None, help="checkpoint folder name (default: the method)")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint folder's state.pt")
+    t.add_argument("--progress-json", action="store_true", help="one JSON object per line on stdout (for the app)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a trained model in the papers' terms")
+    e.add_argument("method", help="method name (its checkpoint folder) or a checkpoint path")
+    add_workspace_arg(e)
+    e.add_argument("--split", default="test", choices=("val", "test"))
+    e.add_argument("--exclude-reference", action="store_true",
+                   help="drop the reference image from the gallery (ADDE keeps it: the default)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--json", type=Path, default=None, help="write the report here (default: <workspace>/reports)")
+    e.set_defaults(func=cmd_eval)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    ws = Workspace.at(args.workspace)
+    method = get_method(args.method)
+    overrides = {field: getattr(args, flag[2:].replace("-", "_")) for flag, (field, _, _) in TRAIN_FLAGS.items()}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    config = method.config_cls(method=args.method, device=args.device, amp=not args.no_amp,
+                               pretrained=args.pretrained, **overrides)
+    callbacks = [JsonLinesReporter(sys.stdout)] if args.progress_json else [TqdmReporter()]
+    out_dir = ws.checkpoints / (args.name or args.method)
+    trainer = method.trainer_cls(ws, config, out_dir, callbacks)
+    path = trainer.run(resume=args.resume)
+    if not args.progress_json:
+        print(f"checkpoint: {path}")
+    return 0
+
+
+def resolve_checkpoint(ws: Workspace, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_dir() else ws.checkpoints / name
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    ws = Workspace.at(args.workspace)
+    device = resolve_device(args.device)
+    with Catalog.open(ws.catalog_path) as catalog:
+        ckpt = load_checkpoint(resolve_checkpoint(ws, args.method), expected_schema=catalog.schema.to_dict())
+        model, head = ADDEModel.from_checkpoint(ckpt, device)
+        bank = ImageBank(ws, catalog, args.split, model.image_size)
+        out_json = args.json or ws.reports / f"eval-{ckpt.path.name}-{args.split}.json"
+        png = out_json.with_suffix(".matrix.png")
+        metrics = full_report(model, head, bank, catalog, args.split, BatchPreprocessor(device), png,
+                              reference_in_gallery=not args.exclude_reference)
+    report = report_dict(f"attribute-manipulation ({ckpt.method})", metrics,
+                         adde_protocol(reference_in_gallery=not args.exclude_reference),
+                         split=args.split, checkpoint=str(ckpt.path), method=ckpt.method)
+    atomic_write_json(out_json, report)
+    m = metrics.get("manipulation", {})
+    top = m.get("topk_accuracy", {})
+    ndcg30 = {k: v.get(30) for k, v in m.get("ndcg", {}).items()}
+    print(f"{ckpt.method} on {args.split}: attribute accuracy {metrics['attribute_accuracy']['mean']:.3f}; "
+          f"manipulation top-10/30/50 {top.get(10, float('nan')):.3f}/{top.get(30, float('nan')):.3f}/"
+          f"{top.get(50, float('nan')):.3f} over {m.get('queries', 0)} queries; NDCG@30 {ndcg30}; "
+          f"feature x classifier off-diagonal {metrics['feature_classifier_matrix']['mean_off_diagonal']:.3f}; "
+          f"ADDE-C triplet accuracy {metrics['conditional_similarity']['accuracy']:.3f}")
+    print(f"report: {out_json}")
+    return 0
+
