@@ -6,7 +6,10 @@ import json
 import time
 from pathlib import Path
 
+from PIL import Image
+
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
+from fashion_gui.catalog.demo.render import contact_sheet
 from fashion_gui.catalog.export import export_adde
 from fashion_gui.catalog.importers import CsvImportOptions, import_csv
 from fashion_gui.catalog.store import Catalog
@@ -50,6 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_workspace_arg(n)
     n.add_argument("--json", action="store_true", help="machine-readable output")
     n.set_defaults(func=cmd_info)
+
+    c = cmds.add_parser("sheet", help="write a contact sheet PNG of catalog images")
+    add_workspace_arg(c)
+    c.add_argument("--out", type=Path, required=True, help="PNG file to write")
+    c.add_argument("--count", type=int, default=40, help="number of images (spread over categories)")
+    c.add_argument("--columns", type=int, default=10)
+    c.add_argument("--thumb", type=int, default=120, help="thumbnail side in pixels")
+    c.set_defaults(func=cmd_sheet)
 
     e = cmds.add_parser("export", help="export the catalog for other implementations")
     add_workspace_arg(e)
@@ -101,6 +112,32 @@ def cmd_info(args: argparse.Namespace) -> int:
     for t in schema.types:
         scope = ", ".join(t.categories) if t.categories else "all categories"
         print(f"  - {t.name} ({len(t.values)}: {', '.join(t.values)}) [{scope}]")
+    return 0
+
+
+def cmd_sheet(args: argparse.Namespace) -> int:
+    ws = Workspace.at(args.workspace)
+    with Catalog.open(ws.catalog_path) as catalog:
+        per_category = [catalog.ids(category=c) for c in catalog.schema.categories]
+        picked: list[int] = []
+        for rank in range(args.count):  # round-robin over categories, first photograph of each product
+            ids = per_category[rank % len(per_category)]
+            views = catalog.instances_of(ids) if len(ids) else []
+            firsts = [int(i) for n, i in enumerate(ids) if n == 0 or views[n] != views[n - 1]]
+            k = rank // len(per_category)
+            if k < len(firsts):
+                picked.append(firsts[(k * 7) % len(firsts)])
+        images = []
+        for item_id in picked:
+            with Image.open(ws.resolve_image(catalog.image_paths([item_id])[0])) as im:
+                images.append(im.convert("RGB").resize((args.thumb, args.thumb), Image.LANCZOS))
+        labels = [" ".join(v for k, v in catalog.item(i).attributes.items() if k in ("colour", "pattern", "category"))
+                  for i in picked]
+    sheet = contact_sheet(images, args.columns, labels)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    # 256-colour palette: a sheet for a README stays a few hundred kB
+    sheet.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(args.out, optimize=True)
+    print(f"wrote {args.out} ({len(images)} images)")
     return 0
 
 

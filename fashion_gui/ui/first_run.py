@@ -37,6 +37,8 @@ class DemoBuildDialog(QProgressDialog):
         self.setWindowTitle("Fashion retrieval: first run")
         self.setCancelButton(None)
         self.setMinimumDuration(0)
+        self.setAutoClose(False)  # reaching 100% of one stage must not end the dialog (exec would return Rejected)
+        self.setAutoReset(False)
         self.error: str | None = None
         self._thread = QThread(self)
         self._worker = DemoBuildWorker(workspace, config)
