@@ -265,16 +265,23 @@ class Catalog:
         return ids
 
     def add_outfit(self, item_ids: Sequence[int], split: str, style: str = "") -> int:
-        _check_split(split)
+        return self.add_outfits([(item_ids, split, style)])[0]
+
+    def add_outfits(self, outfits: Iterable[tuple[Sequence[int], str, str]]) -> list[int]:
+        """Insert ``(item_ids, split, style)`` outfits in one transaction; returns their ids."""
+        ids = []
         with self._conn:
-            cur = self._conn.execute("INSERT INTO outfits (style, split) VALUES (?, ?)", (style, split))
-            oid = int(cur.lastrowid)
-            self._conn.executemany(
-                "INSERT INTO outfit_items (outfit_id, item_id, position) VALUES (?, ?, ?)",
-                [(oid, int(i), p) for p, i in enumerate(item_ids)],
-            )
+            for item_ids, split, style in outfits:
+                _check_split(split)
+                cur = self._conn.execute("INSERT INTO outfits (style, split) VALUES (?, ?)", (style, split))
+                oid = int(cur.lastrowid)
+                self._conn.executemany(
+                    "INSERT INTO outfit_items (outfit_id, item_id, position) VALUES (?, ?, ?)",
+                    [(oid, int(i), p) for p, i in enumerate(item_ids)],
+                )
+                ids.append(oid)
             self._bump_version()
-        return oid
+        return ids
 
     def add_feedback(self, triplets: Iterable[tuple[int, int, str, str, str]]) -> None:
         """Insert ``(reference_id, target_id, text, kind, split)`` rows."""

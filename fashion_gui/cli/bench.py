@@ -10,6 +10,7 @@ from pathlib import Path
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.demo.render import benchmark_render
+from fashion_gui.cli import bench_train
 from fashion_gui.workspace import Workspace
 
 
@@ -23,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--workers", type=int, default=0, help="render processes for the full build (0 = cores)")
     r.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     r.set_defaults(func=cmd_render)
+    bench_train.register(cmds)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

@@ -100,6 +100,15 @@ class ImageBank:
         self.row = {int(i): r for r, i in enumerate(self.ids)}
 
 
+@torch.inference_mode()
+def init_memory_from_prototypes(model: ADDEModel, train: ImageBank, prep: BatchPreprocessor,
+                                batch_size: int = 256) -> list[tuple[int, int]]:
+    """Set the memory block's columns to the value prototypes of ``train``; returns values never seen."""
+    chunks = model.embed(train.images, prep, batch_size)["chunks"]
+    return model.memory.init_from_prototypes(torch.from_numpy(chunks).to(model.device),
+                                             torch.from_numpy(train.labels).to(model.device))
+
+
 class ADDETrainer:
     """Runs both stages, validates every epoch, checkpoints atomically, reports through callbacks."""
 
@@ -206,13 +215,9 @@ class ADDETrainer:
         return self._take_best()
 
     # --- stage 2 -----------------------------------------------------------------------------------
-    @torch.inference_mode()
     def init_memory(self, train: ImageBank) -> None:
         """M's columns := mean chunk of the training images having each value (ADDE)."""
-        self.model.eval()
-        chunks = self.model.embed(train.images, self.prep, self.config.eval_batch)["chunks"]
-        missing = self.model.memory.init_from_prototypes(torch.from_numpy(chunks).to(self.device),
-                                                         torch.from_numpy(train.labels).to(self.device))
+        missing = init_memory_from_prototypes(self.model, train, self.prep, self.config.eval_batch)
         if missing:
             names = [f"{self.schema.types[a].name}={self.schema.types[a].values[v]}" for a, v in missing]
             self.emit(TrainEvent("start", "manipulation",

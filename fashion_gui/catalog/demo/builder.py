@@ -38,12 +38,12 @@ VCR_MENTION_TYPES = ("colour", "pattern", "texture", "fit", "length", "sleeve")
 class DemoConfig:
     """Size and look of the demo catalog; the defaults render in well under 30 s on 2 cores."""
 
-    items: int = 1500                      # images in the catalog (products x views)
+    items: int = 1800                      # images in the catalog (products x views)
     views: int = 3                         # photographs per product (instance retrieval needs >= 2)
-    size: int = 160                        # image side in pixels
+    size: int = 128                        # image side in pixels
     seed: int = 0
     difficulty: str = "default"            # easy | default | hard (see Difficulty)
-    split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train / val / test, by product family
+    split_fractions: tuple[float, float, float] = (0.6, 0.1, 0.3)  # train / val / test, by product family
     outfits_per_product: float = 0.6       # outfits drawn per product of a split
     tgr_pairs_per_product: int = 4         # cap on TGR targets per reference product
     workers: int = field(default=0, compare=False)  # render processes; 0 = one per core
@@ -188,8 +188,8 @@ def build_demo(workspace: Workspace, config: DemoConfig = DemoConfig(), *, force
                 n_outfits = int(round(config.outfits_per_product * len(in_split)))
                 drawn = sample_outfits(in_split, n_outfits, rng)
                 with_views = [(style, [(p, int(rng.integers(len(p.views)))) for p in pieces]) for style, pieces in drawn]
-                for style, pieces in with_views:
-                    catalog.add_outfit([item_of[(p.instance_id, v)] for p, v in pieces], split=split, style=style)
+                catalog.add_outfits([([item_of[(p.instance_id, v)] for p, v in pieces], split, style)
+                                     for style, pieces in with_views])
                 feedback += vcr_triplets(with_views, split, item_of, rng)
             catalog.add_feedback(feedback)
             for split in ("val", "test"):

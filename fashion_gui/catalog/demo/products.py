@@ -7,7 +7,7 @@ a latent *style* that biases its colours, patterns and fabrics; outfits are draw
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -162,20 +162,18 @@ def sample_products(n_products: int, n_views: int, difficulty: Difficulty, seed:
         category = CATEGORIES[family_id % len(CATEGORIES)]
         style = STYLES[int(rng.integers(len(STYLES)))]
         base = sample_attributes(rng, category, style)
-        shade = rng.normal(0.0, difficulty.shade_jitter, size=3)
         size = int(rng.choice(FAMILY_SIZES, p=FAMILY_SIZE_PROBS))
         members = [base]
         for _ in range(size - 1):
             variant = _variant(rng, base)
             if variant not in members:
                 members.append(variant)
-        first_spec: GarmentSpec | None = None
         for attrs in members[: n_products - len(products)]:
             pid = len(products)
+            # each variant is its own dye lot and cut: only the labels tie it to its family, so finding
+            # "this, but red" takes the attribute, not a copy of the reference's hidden appearance
+            shade = rng.normal(0.0, difficulty.shade_jitter, size=3)
             spec = make_spec(rng, attrs, difficulty, seed=seed * 100_003 + pid, shade=shade)
-            if first_spec is not None:  # variants keep the family's cut: pattern scale and phase
-                spec = replace(spec, pattern_scale=first_spec.pattern_scale, pattern_phase=first_spec.pattern_phase)
-            first_spec = first_spec or spec
             products.append(Product(
                 instance_id=f"p{pid:05d}", family_id=family_id, style=style.name, spec=spec,
                 views=make_views(rng, n_views, difficulty, seed=seed * 100_003 + pid),

@@ -16,12 +16,12 @@ class Difficulty:
     lighting:       max strength of the directional light gradient (0 = flat studio light)
     """
 
-    shade_jitter: float = 10.0
+    shade_jitter: float = 14.0
     pattern_scale: tuple[float, float] = (0.7, 1.4)
-    occlusion: float = 0.15
-    noise: float = 4.0
-    pose: float = 8.0
-    lighting: float = 0.25
+    occlusion: float = 0.25
+    noise: float = 5.0
+    pose: float = 10.0
+    lighting: float = 0.3
 
     @classmethod
     def named(cls, name: str) -> "Difficulty":
