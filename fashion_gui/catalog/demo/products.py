@@ -1,7 +1,7 @@
 """The demo catalog's products: a style model, product families and the photographs of each product.
 
-A *family* is what a shop sells as one model in several variants: a base product plus variants that
-differ from it in exactly one attribute (mostly colour). Families give the ADDE protocol its targets
+A *family* is what a shop sells as one model in several variants: a grid over one or two attributes
+(mostly colour), so most variants differ from each other in one attribute and some in two. Families give the ADDE protocol its targets
 ("this, but red" exists in the gallery) and give TGR feedback its fine-grained pairs. Every product has
 a latent *style* that biases its colours, patterns and fabrics; outfits are drawn from one style.
 """
@@ -45,8 +45,7 @@ VARIANT_WEIGHTS = {
     "colour": 6.0, "pattern": 2.0, "sleeve": 1.5, "neckline": 1.0, "length": 1.5, "fit": 1.0,
     "fastening": 1.0, "pocket": 1.0, "texture": 1.5, "heel": 1.5, "handle": 1.5,
 }
-FAMILY_SIZES = (1, 2, 3, 4)
-FAMILY_SIZE_PROBS = (0.2, 0.3, 0.3, 0.2)
+FAMILY_SINGLETON_PROB = 0.2
 BACKGROUNDS = ((246, 246, 244), (240, 242, 246), (246, 242, 236), (236, 238, 236), (250, 248, 250))
 
 
@@ -142,15 +141,31 @@ def make_views(rng: np.random.Generator, n_views: int, difficulty: Difficulty, s
     return tuple(views)
 
 
-def _variant(rng: np.random.Generator, base: dict[str, str]) -> dict[str, str]:
-    """The base attributes with one attribute changed to another plausible value."""
+def family_members(rng: np.random.Generator, base: dict[str, str]) -> list[dict[str, str]]:
+    """A product family as a shop sells it: the base model in a grid of variants.
+
+    One variant axis (mostly colour, 2-3 values) and, 60% of the time, a second axis (2 values), so a
+    family holds near-twins: for "this, but red" the exact target sits among variants that share the new
+    colour but differ in the second attribute, and variants that keep the old colour. 20% of products
+    come alone.
+    """
+    if rng.random() < FAMILY_SINGLETON_PROB:
+        return [base]
     category = base["category"]
     names = [n for n in VARIANT_WEIGHTS if len(allowed_values(category, n)) > 1]
-    name = _pick(rng, names, [VARIANT_WEIGHTS[n] for n in names])
-    options = [v for v in allowed_values(category, name) if v != base[name]]
-    out = dict(base)
-    out[name] = _pick(rng, options)
-    return out
+    axes: list[tuple[str, list[str]]] = []
+    for n_extra in (int(rng.integers(1, 3)), 1 if rng.random() < 0.6 else 0):
+        names = [n for n in names if n not in dict(axes)]
+        if not n_extra or not names:
+            continue
+        name = _pick(rng, names, [VARIANT_WEIGHTS[n] for n in names])
+        others = [v for v in allowed_values(category, name) if v != base[name]]
+        picks = rng.choice(len(others), size=min(n_extra, len(others)), replace=False)
+        axes.append((name, [base[name]] + [others[int(i)] for i in picks]))
+    members = [dict(base)]
+    for name, values in axes:
+        members = [{**m, name: v} for m in members for v in values]
+    return members
 
 
 def sample_products(n_products: int, n_views: int, difficulty: Difficulty, seed: int) -> list[Product]:
@@ -162,12 +177,7 @@ def sample_products(n_products: int, n_views: int, difficulty: Difficulty, seed:
         category = CATEGORIES[family_id % len(CATEGORIES)]
         style = STYLES[int(rng.integers(len(STYLES)))]
         base = sample_attributes(rng, category, style)
-        size = int(rng.choice(FAMILY_SIZES, p=FAMILY_SIZE_PROBS))
-        members = [base]
-        for _ in range(size - 1):
-            variant = _variant(rng, base)
-            if variant not in members:
-                members.append(variant)
+        members = family_members(rng, base)
         for attrs in members[: n_products - len(products)]:
             pid = len(products)
             # each variant is its own dye lot and cut: only the labels tie it to its family, so finding
