@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.demo.render import benchmark_render
-from fashion_gui.cli import bench_train
+from fashion_gui.cli import bench_index, bench_train
 from fashion_gui.workspace import Workspace
 
 
@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     r.set_defaults(func=cmd_render)
     bench_train.register(cmds)
+    bench_index.register(cmds)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

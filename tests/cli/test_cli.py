@@ -63,3 +63,14 @@ def test_export_adde(demo_workspace, tmp_path, capsys):
         assert len(triplets) > 0
         np.testing.assert_array_equal(train_labels[triplets[:, 0]] + tind, train_labels[triplets[:, 1]])
         assert all((train_labels[n] != train_labels[p]).any() for _, p, n in triplets)
+
+
+def test_entry_points_answer_help():
+    import subprocess
+    import sys
+
+    for module in ("fashion_gui", "fashion_gui.cli.main"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
+                             env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+        assert out.returncode == 0, out.stderr
+        assert "--workspace" in out.stdout or "catalog" in out.stdout

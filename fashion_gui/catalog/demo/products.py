@@ -175,7 +175,8 @@ def sample_products(n_products: int, n_views: int, difficulty: Difficulty, seed:
     family_id = 0
     while len(products) < n_products:
         category = CATEGORIES[family_id % len(CATEGORIES)]
-        style = STYLES[int(rng.integers(len(STYLES)))]
+        if family_id % len(CATEGORIES) == 0:  # each run of 10 families dresses one style head to toe,
+            style = STYLES[int(rng.integers(len(STYLES)))]  # so even a small catalog can form outfits
         base = sample_attributes(rng, category, style)
         members = family_members(rng, base)
         for attrs in members[: n_products - len(products)]:

@@ -1,0 +1,177 @@
+"""Saving and opening indexes under ``<workspace>/indexes/<name>/`` atomically, rebuilding stale ones.
+
+Layout of one index folder::
+
+    <name>/manifest.json     IndexManifest + "data": the name of the folder holding the files
+    <name>/data-<hex>/       the index files (vectors.npy, ids.npy, categories.npy, hnsw.bin, ...)
+    <name>/knn-k5.npz        kNN graphs for style paths (knn_graph.py), keyed by the manifest
+
+A save writes a temporary folder ``.tmp-*`` next to the live data, fsyncs it, renames it to a fresh
+``data-<hex>`` and only then replaces ``manifest.json`` (write to a temp file, fsync, ``os.replace``):
+the manifest replacement is the single commit point, so a crash at any moment leaves either the previous
+index or the new one, complete. Folders no manifest points to are removed by the next successful save.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple, Union
+
+import numpy as np
+
+from fashion_gui.index.base import IndexLoadError, VectorIndex, fsync_dir, fsync_tree
+from fashion_gui.index.exact import ExactIndex
+from fashion_gui.index.hnsw import HnswIndex
+from fashion_gui.index.manifest import FORMAT_VERSION, MANIFEST_NAME, IndexManifest
+from fashion_gui.index.subspaces import SubspaceIndexSet
+
+log = logging.getLogger(__name__)
+
+AnyIndex = Union[VectorIndex, SubspaceIndexSet]
+KINDS: dict[str, type] = {"exact": ExactIndex, "hnsw": HnswIndex, "subspaces": SubspaceIndexSet}
+DATA_PREFIX = "data-"
+TMP_PREFIX = ".tmp-"
+
+
+class IndexData(NamedTuple):
+    """What ``vectors_fn`` returns: item ids (N,), vectors (N, D) and optional category indices (N,)."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+    categories: np.ndarray | None = None
+
+
+def build_index(data: IndexData, manifest: IndexManifest) -> AnyIndex:
+    """A new index for ``manifest``: subspace set when it has chunks, else exact below the threshold."""
+    config = manifest.config
+    if manifest.chunks is not None:
+        index: AnyIndex = SubspaceIndexSet(manifest.chunks, config=config)
+    elif len(data.ids) < config.exact_threshold:
+        index = ExactIndex(manifest.dim, config)
+    else:
+        index = HnswIndex(manifest.dim, config)
+    index.build(data.ids, data.vectors, data.categories)
+    return index
+
+
+def save_index(index: AnyIndex, directory: str | os.PathLike, manifest: IndexManifest) -> IndexManifest:
+    """Save atomically (module docstring); returns the manifest written (item count and kind filled in)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = manifest.with_saved(len(index), index.kind)
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=directory))
+    data_dir = directory / f"{DATA_PREFIX}{uuid.uuid4().hex[:12]}"
+    committed = False
+    try:
+        index.save(tmp)
+        fsync_tree(tmp)
+        os.rename(tmp, data_dir)
+        fsync_dir(directory)
+        _write_manifest(directory, final, data_dir.name)
+        committed = True
+    finally:
+        if not committed:  # an exception (not a crash): leave the previous index exactly as it was
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(data_dir, ignore_errors=True)
+    _remove_unreferenced(directory, keep=data_dir.name)
+    return final
+
+
+def _write_manifest(directory: Path, manifest: IndexManifest, data_name: str) -> None:
+    payload = manifest.to_dict() | {"data": data_name}
+    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".json", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, directory / MANIFEST_NAME)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    fsync_dir(directory)
+
+
+def _remove_unreferenced(directory: Path, keep: str) -> None:
+    for path in directory.iterdir():
+        if path.name != keep and (path.name.startswith(DATA_PREFIX) or path.name.startswith(TMP_PREFIX)):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def read_manifest(directory: str | os.PathLike) -> tuple[IndexManifest, Path]:
+    """The saved manifest and the data folder it names; :class:`IndexLoadError` when unusable."""
+    path = Path(directory) / MANIFEST_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexLoadError(f"no index saved in {directory}") from None
+    except (OSError, ValueError) as exc:
+        raise IndexLoadError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise IndexLoadError(f"{path} is not a JSON object")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise IndexLoadError(f"{path} has index format {raw.get('format_version')!r}, this program "
+                             f"reads format {FORMAT_VERSION}")
+    try:
+        manifest = IndexManifest.from_dict(raw)
+    except ValueError as exc:
+        raise IndexLoadError(f"{path}: {exc}") from exc
+    data = raw.get("data")
+    if not isinstance(data, str) or not data.startswith(DATA_PREFIX) or "/" in data or "\\" in data:
+        raise IndexLoadError(f"{path} names no valid data folder ({data!r})")
+    return manifest, Path(directory) / data
+
+
+def load_index(directory: str | os.PathLike) -> tuple[AnyIndex, IndexManifest]:
+    """Open a saved index; :class:`IndexLoadError` when anything is missing or unreadable."""
+    manifest, data_dir = read_manifest(directory)
+    return _load_data(manifest, data_dir), manifest
+
+
+def _load_data(manifest: IndexManifest, data_dir: Path) -> AnyIndex:
+    cls = KINDS.get(manifest.kind or "")
+    if cls is None:
+        raise IndexLoadError(f"unknown index kind {manifest.kind!r} in {data_dir.parent / MANIFEST_NAME}")
+    if not data_dir.is_dir():
+        raise IndexLoadError(f"index data folder {data_dir} is missing")
+    index = cls.load(data_dir, manifest.dim, manifest.config)
+    if manifest.item_count is not None and len(index) != manifest.item_count:
+        raise IndexLoadError(f"{data_dir} holds {len(index)} items, its manifest says {manifest.item_count}")
+    return index
+
+
+def open_or_build(directory: str | os.PathLike, expected: IndexManifest,
+                  vectors_fn: Callable[[], IndexData | tuple]) -> tuple[AnyIndex, bool]:
+    """The saved index when its manifest matches ``expected``, else a fresh build (saved atomically).
+
+    Returns ``(index, rebuilt)``. The manifest is compared before any index file is read, so a stale
+    index is never loaded; ``vectors_fn`` is called only when a rebuild is needed.
+    """
+    directory = Path(directory)
+    reasons: list[str]
+    try:
+        stored, data_dir = read_manifest(directory)
+        reasons = stored.differences(expected)
+        if not reasons:
+            return _load_data(stored, data_dir), False
+    except IndexLoadError as exc:
+        reasons = [str(exc)]
+    log.info("building index %s in %s: %s", expected.name, directory, "; ".join(reasons))
+    data = IndexData(*vectors_fn())
+    if expected.item_count is not None and len(data.ids) != expected.item_count:
+        raise ValueError(f"vectors_fn gave {len(data.ids)} items for index {expected.name!r}, "
+                         f"the expected manifest says {expected.item_count}")
+    index = build_index(data, expected)
+    save_index(index, directory, expected)
+    return index, True
+

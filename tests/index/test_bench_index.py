@@ -1,0 +1,47 @@
+"""``fashion bench query|index|path`` on tiny sizes: the commands run and report what they promise."""
+import argparse
+import json
+
+import pytest
+
+from fashion_gui.cli import bench_index
+
+
+def _run(command, extra, tmp_path):
+    parser = argparse.ArgumentParser(prog="fashion")
+    bench = parser.add_subparsers(dest="command").add_parser("bench")
+    bench_index.register(bench.add_subparsers(dest="bench_command", required=True))
+    out = tmp_path / "bench.json"
+    args = parser.parse_args(["bench", command, "--items", "400", "--dim", "64", "--attributes", "4",
+                              "--search-dim", "16", "--M", "8", "--ef-construction", "40", "--json", str(out),
+                              *extra])
+    assert args.func(args) == 0
+    return json.loads(out.read_text())
+
+
+def test_bench_query(tmp_path, capsys):
+    figures = _run("query", ["--queries", "20", "--k", "10"], tmp_path)
+    assert json.loads(capsys.readouterr().out) == figures
+    row = figures["results"][0]
+    assert row["items"] == 400 and row["full"]["recall@10"] >= 0.9
+    assert row["full"]["p50_ms"] > 0 and row["full"]["exact_scan"]["p50_ms"] > 0 and row["full"]["speedup_vs_exact"] > 0
+    assert row["category"]["only_that_category"] is True
+
+
+def test_bench_index(tmp_path):
+    row = _run("index", [], tmp_path)["results"][0]
+    assert row["added_item_found"] is True and row["add_items"] == 4
+    for key in ("hnsw_build_s", "save_s", "load_s", "disk_mb", "hnsw_rss_delta_mb"):
+        assert key in row
+
+
+def test_bench_path(tmp_path):
+    figures = _run("path", ["--paths", "5"], tmp_path)
+    row = figures["results"][0]
+    assert figures["graph_k"] == 5 and row["graph_edges"] >= 400 * 5 / 2
+    assert row["path"]["p50_ms"] > 0 and row["path_to_category"]["p50_ms"] > 0
+
+
+def test_bench_rejects_uneven_chunks(tmp_path):
+    with pytest.raises(ValueError, match="equal attribute chunks"):
+        _run("query", ["--attributes", "5"], tmp_path)
