@@ -51,17 +51,17 @@ ADDE_METHODS = {
 
 @dataclass
 class ADDETrainConfig:
-    """Training settings; the defaults train the demo catalog on a 2-core CPU in a few minutes."""
+    """Training settings; the defaults train the demo catalog on a 2-core CPU in about a minute and a half."""
 
     method: str = "adde"                 # adde | grl | grl-nxn | no-grl
     backbone: str = "compact"            # models.list_backbones(): compact | alexnet | resnet18 | resnet50
     pretrained: bool = False             # ImageNet weights through torchvision (needs a download)
     backbone_weights: str | None = None  # a local state-dict file for the backbone
     d: int = 340                         # attribute-specific chunk size (ADDE: 340)
-    image_size: int = 96                 # training resolution (ADDE: 224)
+    image_size: int = 64                 # training resolution (ADDE: 224; 64 keeps the CPU demo fast)
     batch_size: int = 64
     epochs: int = 10                     # stage 1: attribute learning
-    manip_epochs: int = 6                # stage 2: manipulation (memory block)
+    manip_epochs: int = 4                # stage 2: manipulation (memory block)
     lr: float = 1e-3                     # Adam, stage 1 (ADDE uses 1e-4 with a pretrained backbone)
     manip_lr: float = 3e-4               # Adam, stage 2
     weight_decay: float = 1e-4

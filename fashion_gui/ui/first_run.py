@@ -1,28 +1,44 @@
-"""First run: build the demo workspace in a worker thread behind a progress dialog."""
+"""First run: build the demo workspace (catalog, then the default attribute model) in a worker thread
+behind a progress dialog."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
+from fashion_gui.training.adde import ADDETrainConfig, ADDETrainer
+from fashion_gui.training.events import TrainEvent
 from fashion_gui.workspace import Workspace
+
+DEMO_MODEL = "adde"  # checkpoint folder of the model trained at first run
 
 
 class DemoBuildWorker(QObject):
-    """Runs ``build_demo`` on its own thread; reports (stage, done, total), then finished or failed."""
+    """Renders the demo catalog, then trains ``DEMO_MODEL`` on it (when ``train`` is given).
+
+    Reports (stage, done, total), then finished or failed.
+    """
 
     progress = Signal(str, int, int)
     finished = Signal(dict)
     failed = Signal(str)
 
-    def __init__(self, workspace: Workspace, config: DemoConfig) -> None:
+    def __init__(self, workspace: Workspace, config: DemoConfig, train: ADDETrainConfig | None) -> None:
         super().__init__()
-        self.workspace, self.config = workspace, config
+        self.workspace, self.config, self.train = workspace, config, train
+
+    def _on_train_event(self, event: TrainEvent) -> None:
+        if event.kind == "step":
+            self.progress.emit(f"training the {event.stage} stage, epoch {event.epoch}/{event.epochs}",
+                               event.step, event.steps)
 
     @Slot()
     def run(self) -> None:
         try:
             counts = build_demo(self.workspace, self.config, force=True, progress=self.progress.emit)
+            if self.train is not None:
+                ADDETrainer(self.workspace, self.train, self.workspace.checkpoints / DEMO_MODEL,
+                            [self._on_train_event]).run()
         except Exception as exc:  # reported to the user in a dialog; the app keeps running
             self.failed.emit(f"{type(exc).__name__}: {exc}")
             return
@@ -30,9 +46,10 @@ class DemoBuildWorker(QObject):
 
 
 class DemoBuildDialog(QProgressDialog):
-    """Modal progress while the demo catalog renders; ``exec()`` returns Accepted when it succeeded."""
+    """Modal progress while the demo workspace is built; ``exec()`` returns Accepted when it succeeded."""
 
-    def __init__(self, workspace: Workspace, config: DemoConfig = DemoConfig(), parent: QWidget | None = None) -> None:
+    def __init__(self, workspace: Workspace, config: DemoConfig = DemoConfig(),
+                 train: ADDETrainConfig | None = ADDETrainConfig(), parent: QWidget | None = None) -> None:
         super().__init__("Rendering the demo catalog...", "", 0, 100, parent)
         self.setWindowTitle("Fashion retrieval: first run")
         self.setCancelButton(None)
@@ -41,7 +58,7 @@ class DemoBuildDialog(QProgressDialog):
         self.setAutoReset(False)
         self.error: str | None = None
         self._thread = QThread(self)
-        self._worker = DemoBuildWorker(workspace, config)
+        self._worker = DemoBuildWorker(workspace, config, train)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
@@ -53,7 +70,7 @@ class DemoBuildDialog(QProgressDialog):
         return super().exec()
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
-        self.setLabelText(f"Building the demo catalog: {stage} {done}/{total}")
+        self.setLabelText(f"Building the demo workspace: {stage} ({done}/{total})")
         self.setMaximum(max(total, 1))
         self.setValue(done)
 

@@ -9,7 +9,8 @@ from PySide6.QtWidgets import QDialog  # noqa: E402
 from fashion_gui.catalog.demo.builder import DemoConfig  # noqa: E402
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.ui.catalog_model import ItemIdRole  # noqa: E402
-from fashion_gui.ui.first_run import DemoBuildDialog  # noqa: E402
+from fashion_gui.training.adde import ADDETrainConfig  # noqa: E402
+from fashion_gui.ui.first_run import DEMO_MODEL, DemoBuildDialog  # noqa: E402
 from fashion_gui.ui.main_window import MainWindow  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
 
@@ -38,11 +39,13 @@ def test_filters_narrow_the_grid_and_thumbnails_load(qtbot, demo_workspace):
         assert window.thumbnails.wait(5000)
 
 
-def test_first_run_dialog_builds_the_demo(qtbot, tmp_path):
+def test_first_run_dialog_builds_the_demo_and_its_model(qtbot, tmp_path):
     ws = Workspace(tmp_path / "ws")
-    dialog = DemoBuildDialog(ws, DemoConfig(items=60, size=48, workers=1))
+    tiny = ADDETrainConfig(epochs=1, manip_epochs=1, image_size=32, d=16, triplets_per_epoch=16, device="cpu")
+    dialog = DemoBuildDialog(ws, DemoConfig(items=120, size=48, workers=1), train=tiny)
     qtbot.addWidget(dialog)
-    assert dialog.exec() == QDialog.Accepted
+    assert dialog.exec() == QDialog.Accepted, dialog.error
     assert ws.exists() and dialog.error is None
+    assert (ws.checkpoints / DEMO_MODEL / "weights.pt").is_file()
     assert not dialog._thread.isRunning()
     assert QThreadPool.globalInstance().activeThreadCount() == 0
