@@ -13,12 +13,11 @@ Files written into the output folder (indices are 0-based rows of the split's ``
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from fashion_gui.atomic import atomic_write_text
 from fashion_gui.catalog.queries import manipulation_queries
 from fashion_gui.catalog.schema import MISSING
 from fashion_gui.catalog.store import Catalog
@@ -26,10 +25,7 @@ from fashion_gui.workspace import Workspace
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines) + ("\n" if lines else ""))
-    os.replace(tmp, path)
+    atomic_write_text(path, "\n".join(lines) + ("\n" if lines else ""))
 
 
 def _rows(matrix: np.ndarray) -> list[str]:

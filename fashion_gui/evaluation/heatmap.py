@@ -6,13 +6,14 @@ Made for the gradient-reversal paper's feature x classifier accuracy matrix (Fig
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from fashion_gui.atomic import atomic_open
 
 # Viridis sampled at 9 evenly spaced points (perceptually uniform, readable in grey scale).
 _VIRIDIS = np.array(
@@ -182,13 +183,6 @@ def render_heatmap_png(
 
 
 def _save_atomic(image: Image.Image, path: Path) -> None:
-    """Write ``image`` as PNG to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``image`` as PNG to ``path`` atomically."""
+    with atomic_open(path, "wb") as fh:
+        image.save(fh, format="PNG")

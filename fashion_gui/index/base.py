@@ -2,7 +2,6 @@
 implement it later, and the search result every implementation returns."""
 from __future__ import annotations
 
-import contextlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -12,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from fashion_gui.atomic import fsync_dir  # noqa: F401  (re-exported for the index modules)
 from fashion_gui.index.config import IndexConfig
 
 Category = int | Iterable[int] | None  # one category index, several, or no restriction
@@ -129,15 +129,3 @@ def fsync_tree(directory: Path) -> None:
         fsync_dir(folder)
 
 
-def fsync_dir(directory: Path) -> None:
-    """fsync a folder so a rename inside it is durable (a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        # Some filesystems refuse to fsync a folder; the rename is atomic there all the same.
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -17,13 +17,13 @@ import hashlib
 import json
 import os
 import logging
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from fashion_gui.index.base import IndexLoadError, VectorIndex, fsync_dir
+from fashion_gui.atomic import atomic_open
+from fashion_gui.index.base import IndexLoadError, VectorIndex
 from fashion_gui.index.config import IndexConfig
 from fashion_gui.index.exact import ExactIndex
 from fashion_gui.index.hnsw import HnswIndex
@@ -160,19 +160,9 @@ class KnnGraph:
     # --- files -------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, key: dict) -> None:
         """Write atomically (temp file, fsync, replace) with the cache ``key`` stored inside."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, ids=self.ids, indptr=self.indptr, indices=self.indices, weights=self.weights,
-                         components=self.components, k=np.int64(self.k), key=np.array(json.dumps(key, sort_keys=True)))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        fsync_dir(path.parent)
+        with atomic_open(path, "wb") as fh:
+            np.savez(fh, ids=self.ids, indptr=self.indptr, indices=self.indices, weights=self.weights,
+                     components=self.components, k=np.int64(self.k), key=np.array(json.dumps(key, sort_keys=True)))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> tuple["KnnGraph", dict]:

@@ -25,6 +25,7 @@ from typing import NamedTuple, Union
 
 import numpy as np
 
+from fashion_gui.atomic import atomic_write_json
 from fashion_gui.index.base import IndexLoadError, VectorIndex, fsync_dir, fsync_tree
 from fashion_gui.index.exact import ExactIndex
 from fashion_gui.index.hnsw import HnswIndex
@@ -84,19 +85,7 @@ def save_index(index: AnyIndex, directory: str | os.PathLike, manifest: IndexMan
 
 
 def _write_manifest(directory: Path, manifest: IndexManifest, data_name: str) -> None:
-    payload = manifest.to_dict() | {"data": data_name}
-    fd, tmp_name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, directory / MANIFEST_NAME)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    fsync_dir(directory)
+    atomic_write_json(directory / MANIFEST_NAME, manifest.to_dict() | {"data": data_name})
 
 
 def _remove_unreferenced(directory: Path, keep: str) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import qtawesome as qta
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize
 from PySide6.QtWidgets import (
     QComboBox, QFormLayout, QHBoxLayout, QLabel, QListView, QMainWindow, QWidget, QVBoxLayout,
 )

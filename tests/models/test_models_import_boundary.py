@@ -30,6 +30,6 @@ def test_no_bare_cuda_calls():
         f"{path.name}:{n}"
         for path in sorted(MODELS_DIR.rglob("*.py"))
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if ".cuda()" in line
+        if ".cu" "da()" in line  # split so repository greps for the call do not flag this check
     ]
     assert not offenders, offenders
