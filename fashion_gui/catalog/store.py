@@ -368,6 +368,9 @@ class Catalog:
         """Category indices (N,)."""
         return self._categories[self._rows(item_ids)].copy()
 
+    def splits_of(self, item_ids: Sequence[int] | np.ndarray) -> list[str]:
+        return [str(self._splits[r]) for r in self._rows(item_ids)]
+
     def instances_of(self, item_ids: Sequence[int] | np.ndarray) -> list[str]:
         return [self._instances[r] for r in self._rows(item_ids)]
 

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from fashion_gui.index.base import Category, SearchResult, VectorIndex
+from fashion_gui.index.base import Category, SearchResult
 from fashion_gui.index.config import IndexConfig
-from fashion_gui.index.vector_store import VectorStore, category_set, top_k
+from fashion_gui.index.vector_store import StoreBackedIndex, VectorStore, category_set, top_k
 
 BATCH_ROWS = 256  # queries per matrix product in search_batch (bounds the (B, N) distance block)
 
 
-class ExactIndex(VectorIndex):
+class ExactIndex(StoreBackedIndex):
     """Brute-force nearest neighbours in float32 (storage is always float32 here: it is the reference)."""
 
     kind = "exact"
@@ -73,23 +72,6 @@ class ExactIndex(VectorIndex):
                     out.append(SearchResult(store.ids[order].copy(), row[order].astype(np.float32),
                                             self.config.space))
         return out
-
-    def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
-        with self._lock:
-            return self._store.get(self._store.rows_of(ids))
-
-    @property
-    def ids(self) -> np.ndarray:
-        with self._lock:
-            return self._store.ids.copy()
-
-    @property
-    def categories(self) -> np.ndarray:
-        with self._lock:
-            return self._store.categories.copy()
-
-    def __len__(self) -> int:
-        return len(self._store)
 
     def save(self, directory: str | os.PathLike) -> None:
         with self._lock:

@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 
 import hnswlib
 import numpy as np
 
-from fashion_gui.index.base import Category, IndexLoadError, SearchResult, VectorIndex
+from fashion_gui.index.base import Category, IndexLoadError, SearchResult
 from fashion_gui.index.config import IndexConfig
 from fashion_gui.index.projection import Projection
-from fashion_gui.index.vector_store import VectorStore, category_set, matvec, top_k
+from fashion_gui.index.vector_store import StoreBackedIndex, VectorStore, category_set, matvec, top_k
 
 GRAPH_FILE = "hnsw.bin"
 PROJECTION_FILE = "projection.npz"
@@ -41,7 +40,7 @@ PROJECTED_FILE = "projected.npy"
 MAX_CACHED_BLOCKS = 64  # category blocks kept for the projected scan (one per distinct restriction)
 
 
-class HnswIndex(VectorIndex):
+class HnswIndex(StoreBackedIndex):
     """HNSW candidates + exact re-ranking (module docstring). Safe to query while another thread adds."""
 
     kind = "hnsw"
@@ -179,23 +178,6 @@ class HnswIndex(VectorIndex):
         return allowed
 
     # --- reading -----------------------------------------------------------------------------------
-    def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
-        with self._lock:
-            return self._store.get(self._store.rows_of(ids))
-
-    @property
-    def ids(self) -> np.ndarray:
-        with self._lock:
-            return self._store.ids.copy()
-
-    @property
-    def categories(self) -> np.ndarray:
-        with self._lock:
-            return self._store.categories.copy()
-
-    def __len__(self) -> int:
-        return len(self._store)
-
     def item_neighbours(self, k: int, candidates: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """For every stored item, its k nearest other items: (N, k) row positions and L2 distances.
 

@@ -6,12 +6,14 @@ Storage grows by half its size when full, so :meth:`VectorStore.append` is amort
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from fashion_gui.index.base import Category, IndexLoadError, check_ids, check_vectors
+
+from fashion_gui.index.base import Category, IndexLoadError, VectorIndex, check_ids, check_vectors
 
 FILES = ("vectors.npy", "ids.npy", "categories.npy")
 # Up to this many matrix elements, products use numpy's single-threaded einsum instead of a multi-threaded BLAS
@@ -211,3 +213,27 @@ class VectorStore:
             raise IndexLoadError(f"index ids in {directory} are not unique; rebuild the index")
         store._n = len(ids)
         return store
+
+
+class StoreBackedIndex(VectorIndex):
+    """A VectorIndex whose items live in ``self._store`` (a VectorStore) guarded by ``self._lock``."""
+
+    _store: VectorStore
+    _lock: threading.RLock
+
+    def vectors(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._store.get(self._store.rows_of(ids))
+
+    @property
+    def ids(self) -> np.ndarray:
+        with self._lock:
+            return self._store.ids.copy()
+
+    @property
+    def categories(self) -> np.ndarray:
+        with self._lock:
+            return self._store.categories.copy()
+
+    def __len__(self) -> int:
+        return len(self._store)

@@ -19,6 +19,8 @@ class CatalogItemsModel(QAbstractListModel):
         self._ids: list[int] = []
         self._paths: list[str] = []
         self._row_of_path: dict[str, int] = {}
+        self._labels: list[str] = []
+        self._tooltips: list[str] = []
         thumbnails.ready.connect(self._on_thumbnail)
 
     def set_items(self, item_ids: list[int]) -> None:
@@ -26,6 +28,19 @@ class CatalogItemsModel(QAbstractListModel):
         self._ids = list(item_ids)
         self._paths = [str(self._workspace.resolve_image(p)) for p in self._catalog.image_paths(self._ids)]
         self._row_of_path = {p: r for r, p in enumerate(self._paths)}
+        # captions and tooltips come from the catalog's in-memory label table, once per filter change,
+        # so painting never queries SQLite
+        schema = self._catalog.schema
+        self._labels, self._tooltips = [], []
+        rows = zip(self._ids, self._catalog.splits_of(self._ids), self._catalog.categories_of(self._ids),
+                   self._catalog.labels(self._ids))
+        for item_id, split, cat, label in rows:
+            attrs = schema.decode(label)
+            category = schema.categories[cat]
+            self._labels.append(f"{attrs.get('colour', '')} {category}".strip())
+            lines = [f"<b>{category}</b> &middot; item {item_id} &middot; {split}"]
+            lines += [f"{k}: {v}" for k, v in attrs.items() if k != "category"]
+            self._tooltips.append("<br>".join(lines))
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802
@@ -38,20 +53,12 @@ class CatalogItemsModel(QAbstractListModel):
         if role == Qt.DecorationRole:
             return self._thumbs.get(self._paths[row])
         if role == Qt.DisplayRole:
-            return self._label(row)
+            return self._labels[row]
         if role == Qt.ToolTipRole:
-            item = self._catalog.item(self._ids[row])
-            lines = [f"<b>{item.category}</b> &middot; item {item.id} &middot; {item.split}"]
-            lines += [f"{k}: {v}" for k, v in item.attributes.items() if k != "category"]
-            return "<br>".join(lines)
+            return self._tooltips[row]
         if role == ItemIdRole:
             return self._ids[row]
         return None
-
-    def _label(self, row: int) -> str:
-        item = self._catalog.item(self._ids[row])
-        colour = item.attributes.get("colour", "")
-        return f"{colour} {item.category}".strip()
 
     def _on_thumbnail(self, path: str) -> None:
         row = self._row_of_path.get(path)
