@@ -18,10 +18,10 @@ call ``.eval()`` before composing single queries.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 CompositorFactory = Callable[..., nn.Module]
 

@@ -15,11 +15,11 @@ Only the supplementary is in ``papers/``; the main paper's Sec. 3.4 equation cou
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class OutfitCompatibilityHead(nn.Module):

@@ -16,10 +16,11 @@ import math
 import os
 import re
 from collections import Counter
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 PAD_TOKEN = "<pad>"
 UNK_TOKEN = "<unk>"
@@ -63,7 +64,7 @@ class Vocabulary:
             self._itos.append(word)
 
     @classmethod
-    def build(cls, sentences: Iterable[str], min_freq: int = 1, max_size: int | None = None) -> "Vocabulary":
+    def build(cls, sentences: Iterable[str], min_freq: int = 1, max_size: int | None = None) -> Vocabulary:
         """Vocabulary of the tokens occurring at least ``min_freq`` times in ``sentences``.
 
         ``max_size`` (optional) caps the number of words, special tokens excluded, keeping the most frequent.
@@ -139,7 +140,7 @@ class Vocabulary:
         return {"format": "fashion-vocabulary", "version": 1, "tokens": list(self._itos)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Vocabulary":
+    def from_dict(cls, data: Mapping[str, Any]) -> Vocabulary:
         tokens = data.get("tokens") if isinstance(data, Mapping) else None
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise ValueError("vocabulary data must be a mapping with a 'tokens' list of strings (from Vocabulary.to_dict)")

@@ -17,12 +17,13 @@ classes the other way round, VCR = M_0; only the naming of the two logits differ
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from models.backbones import create_backbone
 from models.compositors import create_compositor
@@ -57,7 +58,7 @@ class UIGRConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "UIGRConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> UIGRConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -170,7 +171,7 @@ class UIGRModel(nn.Module):
         self.bbc = BBCLoss()
 
     @classmethod
-    def from_config(cls, config: UIGRConfig) -> "UIGRModel":
+    def from_config(cls, config: UIGRConfig) -> UIGRModel:
         return cls(
             config.vocab_size,
             backbone=config.backbone,
@@ -314,32 +315,50 @@ class UIGRModel(nn.Module):
         vcr_ids: torch.Tensor,
         vcr_lengths: torch.Tensor,
         vcr_target_features: torch.Tensor,
+        *,
+        tgr_rows: torch.Tensor | None = None,
+        vcr_rows: torch.Tensor | None = None,
     ) -> UIGRLossTerms:
         """Eq. 4 on quintuplets (reference, TGR caption, VCR caption, TGR target, VCR target) sharing row i's
         reference: ``BBC_TGR + BBC_VCR + CE(M(s_tgr), TGR) + CE(M(s_vcr), VCR)``.
 
         Features are backbone features ``(B, F)`` (cached, or ``extract_features`` output to train end to end).
+        ``tgr_rows`` / ``vcr_rows`` (optional, ``(B_t,)`` / ``(B_v,)`` int64): the reference rows that have a
+        caption of that kind, for batches in which some references have only one kind of triplet; the
+        caption and target tensors then hold ``B_t`` (``B_v``) rows. A kind with fewer than two rows adds no
+        BBC term (one row has no in-batch negative). Default: every row has both.
         """
         if not self.unified:
             raise RuntimeError(
                 f"unified_loss needs a model with both tasks; this one has {self.tasks}: use task_loss instead"
             )
         batch = ref_features.shape[0]
-        if tgr_ids.shape[0] != batch or vcr_ids.shape[0] != batch:
+        if tgr_rows is None and vcr_rows is None and (tgr_ids.shape[0] != batch or vcr_ids.shape[0] != batch):
             raise ValueError("each row must pair one TGR and one VCR caption with the same reference")
+        ref_tgr = ref_features if tgr_rows is None else ref_features[tgr_rows]  # (B_t, F)
+        ref_vcr = ref_features if vcr_rows is None else ref_features[vcr_rows]  # (B_v, F)
+        n_tgr, n_vcr = tgr_ids.shape[0], vcr_ids.shape[0]
+        if ref_tgr.shape[0] != n_tgr or ref_vcr.shape[0] != n_vcr:
+            raise ValueError(f"tgr_rows/vcr_rows select {ref_tgr.shape[0]}/{ref_vcr.shape[0]} references for "
+                             f"{n_tgr} TGR and {n_vcr} VCR captions")
         text_feat = self.encode_text(
             *_stack_captions(tgr_ids, tgr_lengths, vcr_ids, vcr_lengths)
-        )  # (2B, D): one encoder pass for both captions
-        tgr_text, vcr_text = text_feat[:batch], text_feat[batch:]  # (B, D) each
-        bbc_tgr = self._bbc(ref_features, tgr_text, tgr_target_features, "tgr")
-        bbc_vcr = self._bbc(ref_features, vcr_text, vcr_target_features, "vcr")
-        logits = self.classify_branch(text_feat)  # (2B, 2)
+        )  # (B_t + B_v, D): one encoder pass for both kinds of caption
+        tgr_text, vcr_text = text_feat[:n_tgr], text_feat[n_tgr:]  # (B_t, D), (B_v, D)
+        zero = text_feat.new_zeros(())
+        bbc_tgr = self._bbc(ref_tgr, tgr_text, tgr_target_features, "tgr") if n_tgr > 1 else zero
+        bbc_vcr = self._bbc(ref_vcr, vcr_text, vcr_target_features, "vcr") if n_vcr > 1 else zero
+        logits = self.classify_branch(text_feat)  # (B_t + B_v, 2)
         labels = torch.cat([
-            torch.full((batch,), TASKS.index("tgr"), dtype=torch.long, device=logits.device),
-            torch.full((batch,), TASKS.index("vcr"), dtype=torch.long, device=logits.device),
-        ])  # (2B,)
+            torch.full((n_tgr,), TASKS.index("tgr"), dtype=torch.long, device=logits.device),
+            torch.full((n_vcr,), TASKS.index("vcr"), dtype=torch.long, device=logits.device),
+        ])  # (B_t + B_v,)
         # Eq. 3: the sum of the two batch means
-        branch_ce = F.cross_entropy(logits[:batch], labels[:batch]) + F.cross_entropy(logits[batch:], labels[batch:])
+        branch_ce = zero
+        if n_tgr:
+            branch_ce = branch_ce + F.cross_entropy(logits[:n_tgr], labels[:n_tgr])
+        if n_vcr:
+            branch_ce = branch_ce + F.cross_entropy(logits[n_tgr:], labels[n_tgr:])
         accuracy = (logits.detach().argmax(dim=1) == labels).float().mean()
         return UIGRLossTerms(
             total=bbc_tgr + bbc_vcr + branch_ce,
@@ -357,8 +376,8 @@ class UIGRModel(nn.Module):
 def _stack_captions(
     ids_a: torch.Tensor, lengths_a: torch.Tensor, ids_b: torch.Tensor, lengths_b: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack two padded caption batches ``(B, La)``, ``(B, Lb)`` into ``(2B, max(La, Lb))``."""
+    """Stack two padded caption batches ``(Ba, La)``, ``(Bb, Lb)`` into ``(Ba + Bb, max(La, Lb))``."""
     width = max(ids_a.shape[1], ids_b.shape[1])
-    ids_a = F.pad(ids_a, (0, width - ids_a.shape[1]), value=PAD_ID)  # (B, L)
-    ids_b = F.pad(ids_b, (0, width - ids_b.shape[1]), value=PAD_ID)  # (B, L)
-    return torch.cat([ids_a, ids_b]), torch.cat([lengths_a, lengths_b])  # (2B, L), (2B,)
+    ids_a = F.pad(ids_a, (0, width - ids_a.shape[1]), value=PAD_ID)  # (Ba, L)
+    ids_b = F.pad(ids_b, (0, width - ids_b.shape[1]), value=PAD_ID)  # (Bb, L)
+    return torch.cat([ids_a, ids_b]), torch.cat([lengths_a, lengths_b])  # (Ba + Bb, L), (Ba + Bb,)

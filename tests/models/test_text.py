@@ -141,3 +141,16 @@ def test_text_encoder_is_invariant_to_padding():
     with torch.no_grad():
         encoder.embedding.weight[PAD_ID] = 1e3
         assert torch.equal(encoder(padded, length), out_short)
+
+
+def test_encode_batch_edge_cases_keep_the_first_60_tokens():
+    """Over-long, unknown-only and empty captions in one batch: width 60, the first 60 tokens kept."""
+    vocab = Vocabulary.build(SENTENCES)
+    long_caption = " ".join(["change", "colour", "to", "red"] * 20)  # 80 known tokens
+    ids, lengths = vocab.encode_batch([long_caption, "zebra quokka", "", "?!"])
+    assert ids.shape == (4, 60) and lengths.tolist() == [60, 2, 1, 2]
+    assert vocab.decode(ids[0]) == (["change", "colour", "to", "red"] * 15)
+    assert ids[1, :2].tolist() == [UNK_ID, UNK_ID] and ids[2, 0].item() == UNK_ID
+    assert ids[3, :2].tolist() == [vocab.token_id("?"), vocab.token_id("!")]
+    encoder = TextEncoder(len(vocab), word_dim=6, hidden_dim=5, out_dim=7)
+    assert encoder(ids, lengths).shape == (4, 7)

@@ -243,3 +243,27 @@ def test_uigr_on_device(device):
     with torch.no_grad():
         out = model.compose(batch[0], batch[1], batch[2])
     assert out.query.device.type == device and out.task.device.type == device
+
+
+def test_unified_loss_with_partial_pairs_matches_the_per_task_losses():
+    """Rows with only one kind of triplet: each BBC runs over its own rows, the CE over every caption."""
+    torch.manual_seed(0)
+    model = tiny_model().eval()
+    ref, tgr_ids, tgr_len, tgr_t, vcr_ids, vcr_len, vcr_t = _quintuplet_batch()
+    t_rows, v_rows = torch.tensor([0, 1, 3]), torch.tensor([1, 2])
+    with torch.no_grad():
+        terms = model.unified_loss(ref, tgr_ids[t_rows], tgr_len[t_rows], tgr_t[t_rows], vcr_ids[v_rows],
+                                   vcr_len[v_rows], vcr_t[v_rows], tgr_rows=t_rows, vcr_rows=v_rows)
+        torch.testing.assert_close(terms.bbc_tgr, model.task_loss(ref[t_rows], tgr_ids[t_rows], tgr_len[t_rows],
+                                                                  tgr_t[t_rows], "tgr"))
+        torch.testing.assert_close(terms.bbc_vcr, model.task_loss(ref[v_rows], vcr_ids[v_rows], vcr_len[v_rows],
+                                                                  vcr_t[v_rows], "vcr"))
+        ce = model.branch_loss(tgr_ids[t_rows], tgr_len[t_rows], torch.zeros(3, dtype=torch.long)) + \
+            model.branch_loss(vcr_ids[v_rows], vcr_len[v_rows], torch.ones(2, dtype=torch.long))
+        torch.testing.assert_close(terms.branch_ce, ce)
+        single = model.unified_loss(ref, tgr_ids[t_rows], tgr_len[t_rows], tgr_t[t_rows], vcr_ids[:1], vcr_len[:1],
+                                    vcr_t[:1], tgr_rows=t_rows, vcr_rows=torch.tensor([2]))
+        assert single.bbc_vcr.item() == 0.0, "one VCR row has no in-batch negative: no BBC term"
+    with pytest.raises(ValueError, match="select"):
+        model.unified_loss(ref, tgr_ids, tgr_len, tgr_t, vcr_ids[v_rows], vcr_len[v_rows], vcr_t[v_rows],
+                           tgr_rows=t_rows, vcr_rows=v_rows)
