@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -69,10 +70,13 @@ def _throughput(events: list) -> float:
 def cmd_attributes(args: argparse.Namespace) -> int:
     ws = Workspace.at(args.workspace)
     device = resolve_device(args.device)
-    runs = []
     rows = (["untrained"] if args.untrained else []) + list(args.methods)
+    runs = _previous_runs(args.json) if args.json else []
     for method in rows:
         for seed in args.seeds:
+            if any(r["method"] == method and r["seed"] == seed for r in runs):
+                print(f"{method} seed {seed}: already in {args.json}, skipped", flush=True)
+                continue
             config = ADDETrainConfig(method="no-grl" if method == "untrained" else method, seed=seed,
                                      epochs=args.epochs, manip_epochs=args.manip_epochs, image_size=args.image_size,
                                      backbone=args.backbone, d=args.d, device=args.device)
@@ -99,6 +103,8 @@ def cmd_attributes(args: argparse.Namespace) -> int:
                          "train_images_per_second": round(_throughput(events), 1), "metrics": row})
             print(f"{method} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items())
                   + f" ({seconds:.0f} s)", flush=True)
+            if args.json:  # after every run, so an interrupted benchmark resumes where it stopped
+                atomic_write_json(args.json, _payload(args, ws, device, runs, None, None))
     summary = {}
     for method in rows:
         mine = [r for r in runs if r["method"] == method]
@@ -114,8 +120,21 @@ def cmd_attributes(args: argparse.Namespace) -> int:
     table = "\n".join(lines)
     print(table)
     if args.json:
-        atomic_write_json(args.json, {"config": vars(args) | {"func": None, "json": str(args.json),
-                                                               "workspace": str(ws.root)},
-                                      "device": str(device), "torch_threads": torch.get_num_threads(),
-                                      "runs": runs, "summary": summary, "markdown": table})
+        atomic_write_json(args.json, _payload(args, ws, device, runs, summary, table))
     return 0
+
+
+def _previous_runs(path: Path) -> list[dict]:
+    """Runs already recorded in an earlier (possibly interrupted) invocation writing the same JSON file."""
+    if not path.exists():
+        return []
+    try:
+        return list(json.loads(path.read_text())["runs"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path} exists but is not a benchmark file ({exc}); move it away or pick another --json")
+
+
+def _payload(args: argparse.Namespace, ws: Workspace, device, runs: list, summary, table) -> dict:
+    return {"config": vars(args) | {"func": None, "json": str(args.json), "workspace": str(ws.root)},
+            "device": str(device), "torch_threads": torch.get_num_threads(),
+            "runs": runs, "summary": summary, "markdown": table}

@@ -1,4 +1,4 @@
-"""``fashion`` entry point: ``fashion catalog demo|import|info|export``, ``fashion bench render``."""
+"""``fashion`` entry point: catalog, train/eval, index/search/path and bench subcommands."""
 from __future__ import annotations
 
 import argparse
@@ -9,10 +9,13 @@ from fashion_gui.catalog.schema import SchemaError
 from fashion_gui.catalog.images import ImageError
 from fashion_gui.catalog.store import CatalogError
 from fashion_gui.training.checkpoint import CheckpointError
-from fashion_gui.cli import bench, catalog, train
+from fashion_gui.cli import bench, catalog, search, train
+from fashion_gui.engine import EngineError
+from fashion_gui.index import UnreachableError
 
 # Errors a person can act on: printed as one message, exit code 2, no traceback.
-USER_ERRORS = (CatalogError, CheckpointError, ImageError, ImportProblems, SchemaError, FileNotFoundError, ValueError)
+USER_ERRORS = (CatalogError, CheckpointError, EngineError, ImageError, ImportProblems, SchemaError, UnreachableError,
+               FileNotFoundError, ValueError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     catalog.register(sub)
     train.register(sub)
+    search.register(sub)
     bench.register(sub)
     return parser
 

@@ -109,9 +109,15 @@ class KnnGraph:
     @classmethod
     def from_neighbours(cls, ids: np.ndarray, rows: np.ndarray, dist: np.ndarray, k: int) -> "KnnGraph":
         """Symmetrise per-node neighbour lists (N, k) of row positions (-1 = none) and L2 distances."""
+        src = np.repeat(np.arange(len(ids), dtype=np.int64), rows.shape[1])
+        return cls.from_edges(ids, src, rows.reshape(-1), dist.reshape(-1), k)
+
+    @classmethod
+    def from_edges(cls, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, w: np.ndarray, k: int) -> "KnnGraph":
+        """Undirected graph from directed edge arrays (node positions, -1 = none); duplicates keep the shortest."""
         n = len(ids)
-        src = np.repeat(np.arange(n, dtype=np.int64), rows.shape[1])
-        dst, w = rows.reshape(-1), dist.reshape(-1).astype(np.float32)
+        src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        w = np.asarray(w, dtype=np.float32)
         ok = (dst >= 0) & (dst != src)
         src, dst, w = src[ok], dst[ok], w[ok]
         src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
@@ -125,6 +131,13 @@ class KnnGraph:
         np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
         return cls(np.asarray(ids, dtype=np.int64).copy(), indptr, dst.astype(np.int32), w, int(k),
                    _components(indptr, dst, n))
+
+    def with_edges(self, src: np.ndarray, dst: np.ndarray, w: np.ndarray) -> "KnnGraph":
+        """This graph plus undirected edges ``src[i] - dst[i]`` (node positions) of lengths ``w``."""
+        own_src = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.indptr))
+        return KnnGraph.from_edges(self.ids, np.concatenate([own_src, src]),
+                                   np.concatenate([self.indices.astype(np.int64), dst]),
+                                   np.concatenate([self.weights, w]), self.k)
 
     @classmethod
     def build(cls, index: VectorIndex, k: int = 5) -> "KnnGraph":
@@ -179,6 +192,79 @@ class KnnGraph:
         return graph, key
 
 
+def bridge_components(graph: KnnGraph, index: VectorIndex) -> KnnGraph:
+    """Join the graph's connected components by their shortest connecting edges (Boruvka rounds).
+
+    A k = 5 graph over a catalog with several photos per product falls apart into many islands (on the
+    600-image test demo, style paths from a t-shirt could reach no shoe), so a path "to a category" would
+    often not exist. Each round gives every component but the largest its shortest edge to another
+    component (the minimum-spanning-forest rule, so no bridge is longer than it must be); rounds repeat
+    until one component is left. Bridges are the long hops where styles change, which is what the
+    path view marks. Nearest outside neighbours come from an exact scan while that stays cheap, else from
+    the index's own search (``BRIDGE_CANDIDATES`` neighbours per node).
+    """
+    ids = graph.ids
+    vectors = None
+    while graph.n_components > 1:
+        comps = graph.components
+        giant = int(np.bincount(comps).argmax())
+        nodes = np.flatnonzero(comps != giant)
+        if float(len(nodes)) * len(ids) * index.dim <= EXACT_BUDGET:
+            if vectors is None:
+                vectors = index.vectors(ids)
+            other, dist = _nearest_outside_exact(vectors, comps, nodes)
+        else:
+            other, dist = _nearest_outside_search(index, ids, comps, nodes)
+        best: dict[int, tuple[float, int, int]] = {}
+        for u, v, d in zip(nodes.tolist(), other.tolist(), dist.tolist()):
+            c = int(comps[u])
+            if v >= 0 and (c not in best or d < best[c][0]):
+                best[c] = (d, u, v)
+        if not best:
+            log.warning("kNN graph: %d components could not be joined", graph.n_components)
+            break
+        w, src, dst = (np.array(x) for x in zip(*best.values()))
+        graph = graph.with_edges(src.astype(np.int64), dst.astype(np.int64), w.astype(np.float32))
+    return graph
+
+
+BRIDGE_CANDIDATES = 64
+
+
+def _nearest_outside_exact(vectors: np.ndarray, comps: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each node, the nearest node (L2) of another component: (positions, distances)."""
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    sq = np.einsum("ij,ij->i", x, x)
+    other = np.empty(len(nodes), dtype=np.int64)
+    dist = np.empty(len(nodes), dtype=np.float32)
+    for start in range(0, len(nodes), EXACT_BLOCK):
+        rows = nodes[start:start + EXACT_BLOCK]
+        d2 = sq[rows, None] - 2.0 * (x[rows] @ x.T) + sq[None, :]  # (B, N)
+        d2[comps[rows][:, None] == comps[None, :]] = np.inf
+        best = np.argmin(d2, axis=1)
+        other[start:start + len(rows)] = best
+        dist[start:start + len(rows)] = np.sqrt(np.maximum(d2[np.arange(len(rows)), best], 0.0))
+    return other, dist
+
+
+def _nearest_outside_search(index: VectorIndex, ids: np.ndarray, comps: np.ndarray,
+                            nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Like the exact version through ``index.search``; -1 where no candidate lies outside the component."""
+    position = {int(i): p for p, i in enumerate(ids.tolist())}
+    vectors = index.vectors(ids[nodes])
+    other = np.full(len(nodes), -1, dtype=np.int64)
+    dist = np.full(len(nodes), np.inf, dtype=np.float32)
+    for i, (u, q) in enumerate(zip(nodes.tolist(), vectors)):
+        found = index.search(q, BRIDGE_CANDIDATES)
+        for item, d in zip(found.ids.tolist(), found.distances.tolist()):
+            v = position.get(int(item), -1)
+            if v >= 0 and comps[v] != comps[u]:
+                # cosine distance 1 - cos of unit vectors -> L2 = sqrt(2 d); "l2" gives squared L2
+                other[i], dist[i] = v, float(np.sqrt(max(2.0 * d if found.space == "cosine" else d, 0.0)))
+                break
+    return other, dist
+
+
 def exact_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest other rows by L2 (N, k), blocked so the distance block stays (EXACT_BLOCK, N)."""
     x = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -228,11 +314,11 @@ def graph_path(directory: str | os.PathLike, k: int, subspace: int | None = None
 
 def open_or_build_graph(directory: str | os.PathLike, manifest: IndexManifest,
                         index: VectorIndex | SubspaceIndexSet, k: int = 5,
-                        subspace: int | None = None) -> tuple[KnnGraph, bool]:
+                        subspace: int | None = None, connect: bool = False) -> tuple[KnnGraph, bool]:
     """The cached graph of ``index`` (or of one of its subspaces) when its key matches, else a new one.
 
     ``manifest`` is the index's saved manifest (as returned by ``save_index`` / ``load_index``). Returns
-    ``(graph, rebuilt)``.
+    ``(graph, rebuilt)``. ``connect`` joins the components with :func:`bridge_components`.
     """
     target = index.subspace(subspace) if isinstance(index, SubspaceIndexSet) else index
     if isinstance(index, SubspaceIndexSet) and subspace is None:
@@ -243,6 +329,7 @@ def open_or_build_graph(directory: str | os.PathLike, manifest: IndexManifest,
         "manifest": manifest.to_dict(),
         "k": int(k),
         "subspace": subspace,
+        "connect": bool(connect),
         "items": len(ids),
         "ids_sha1": hashlib.sha1(np.ascontiguousarray(ids, dtype=np.int64).tobytes()).hexdigest(),
     }
@@ -251,6 +338,8 @@ def open_or_build_graph(directory: str | os.PathLike, manifest: IndexManifest,
     if cached is not None:
         return cached, False
     graph = KnnGraph.build(target, k)
+    if connect:
+        graph = bridge_components(graph, target)
     Path(directory).mkdir(parents=True, exist_ok=True)
     graph.save(path, key)
     return graph, True

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple, Union
 
@@ -164,3 +165,69 @@ def open_or_build(directory: str | os.PathLike, expected: IndexManifest,
     save_index(index, directory, expected)
     return index, True
 
+
+
+INCREMENTAL_FIELDS = ("catalog_version", "item_count")  # differences that an add() can repair
+
+
+def open_or_update(directory: str | os.PathLike, expected: IndexManifest,
+                   data_fn: Callable[[], IndexData | tuple]) -> tuple[AnyIndex, IndexManifest, str]:
+    """Like :func:`open_or_build`, but a saved index that is only behind the catalog (new items, same
+    model and parameters) is extended with ``add()`` instead of rebuilt.
+
+    ``data_fn`` returns the whole current gallery. The update is used only when every saved item is still
+    in it with the same category; otherwise (items removed or changed) the index is rebuilt. Returns
+    ``(index, saved manifest, how)`` with ``how`` one of ``"loaded"``, ``"updated"``, ``"built"``. The
+    stale index is never searched: it is extended and saved (atomically) before it is returned.
+    """
+    directory = Path(directory)
+    reasons: list[str]
+    stored: IndexManifest | None = None
+    try:
+        stored, data_dir = read_manifest(directory)
+        reasons = stored.differences(expected)
+        if not reasons:
+            return _load_data(stored, data_dir), stored, "loaded"
+    except IndexLoadError as exc:
+        reasons = [str(exc)]
+    data = IndexData(*data_fn())
+    if stored is not None and _only_behind(stored, expected):
+        try:
+            index = _load_data(stored, data_dir)
+        except IndexLoadError as exc:
+            log.info("rebuilding index %s: %s", expected.name, exc)
+        else:
+            new_rows = _new_rows(index, data)
+            if new_rows is not None:
+                if len(new_rows):
+                    index.add(data.ids[new_rows], data.vectors[new_rows],
+                              None if data.categories is None else data.categories[new_rows])
+                log.info("index %s: added %d new items", expected.name, len(new_rows))
+                return index, save_index(index, directory, expected), "updated"
+            log.info("rebuilding index %s: catalog items were removed or changed", expected.name)
+    else:
+        log.info("building index %s in %s: %s", expected.name, directory, "; ".join(reasons))
+    index = build_index(data, expected)
+    return index, save_index(index, directory, expected), "built"
+
+
+def _only_behind(stored: IndexManifest, expected: IndexManifest) -> bool:
+    """True when the manifests differ only in what adding items changes."""
+    fields = {name: getattr(expected, name) for name in INCREMENTAL_FIELDS}
+    return not replace(stored, **fields).differences(expected)
+
+
+def _new_rows(index: AnyIndex, data: IndexData) -> np.ndarray | None:
+    """Rows of ``data`` missing from ``index``, or None when the index holds items ``data`` lacks (or
+    holds them under another category), so that only a rebuild is correct."""
+    old_ids = np.asarray(index.ids, dtype=np.int64)
+    present = np.isin(data.ids, old_ids)
+    if int(present.sum()) != len(old_ids):
+        return None
+    if data.categories is not None:
+        target = index.subspace(0) if isinstance(index, SubspaceIndexSet) else index
+        order = np.argsort(old_ids)
+        pos = order[np.searchsorted(old_ids[order], data.ids[present])]
+        if not np.array_equal(np.asarray(target.categories)[pos], np.asarray(data.categories)[present]):
+            return None
+    return np.flatnonzero(~present)

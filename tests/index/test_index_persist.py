@@ -187,3 +187,39 @@ def test_hash_checkpoint(tmp_path):
     assert hash_checkpoint(folder) != first
     with pytest.raises(FileNotFoundError):
         hash_checkpoint(tmp_path / "missing")
+
+
+def test_open_or_update_adds_new_catalog_items_without_a_rebuild(tmp_path, data, monkeypatch):
+    folder = tmp_path / "full"
+    first = IndexData(data.ids[:700], data.vectors[:700], data.categories[:700])
+    index, manifest, how = persist.open_or_update(folder, _expected(catalog_version=1), lambda: first)
+    assert how == "built" and manifest.item_count == 700 and manifest.kind == "hnsw"
+    # same catalog version: loaded as saved, the data function is never called
+    _, _, how = persist.open_or_update(folder, _expected(catalog_version=1), lambda: pytest.fail("rebuilt"))
+    assert how == "loaded"
+
+    builds = []
+    monkeypatch.setattr(persist, "build_index", lambda *a: builds.append(a) or pytest.fail("full rebuild"))
+    full = IndexData(data.ids, data.vectors, data.categories)
+    index, manifest, how = persist.open_or_update(folder, _expected(catalog_version=2), lambda: full)
+    assert how == "updated" and manifest.item_count == 800 and manifest.catalog_version == 2
+    assert index.search(data.vectors[750], 1).ids[0] == 750  # a new item is found
+    assert read_manifest(folder)[0].catalog_version == 2  # and the update was saved
+    assert not builds
+
+
+def test_open_or_update_rebuilds_when_items_were_removed_or_recategorised(tmp_path, data):
+    folder = tmp_path / "full"
+    persist.open_or_update(folder, _expected(catalog_version=1), lambda: IndexData(data.ids, data.vectors, data.categories))
+    fewer = IndexData(data.ids[1:], data.vectors[1:], data.categories[1:])
+    index, _, how = persist.open_or_update(folder, _expected(catalog_version=2), lambda: fewer)
+    assert how == "built" and 0 not in set(index.ids.tolist())
+    moved = data.categories[1:].copy()
+    moved[5] = (moved[5] + 1) % (moved.max() + 1)
+    index, _, how = persist.open_or_update(folder, _expected(catalog_version=3),
+                                           lambda: IndexData(data.ids[1:], data.vectors[1:], moved))
+    assert how == "built"
+    # another model (checkpoint hash) is never extended, only rebuilt
+    _, _, how = persist.open_or_update(folder, _expected(catalog_version=3, checkpoint_hash="other"),
+                                       lambda: IndexData(data.ids[1:], data.vectors[1:], moved))
+    assert how == "built"

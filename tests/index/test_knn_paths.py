@@ -189,3 +189,33 @@ def test_degenerate_galleries():
     empty = HnswIndex(4)
     empty.build(np.empty(0, dtype=np.int64), np.empty((0, 4)))
     assert len(KnnGraph.build(empty, k=5)) == 0
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_bridging_joins_islands_by_their_shortest_edges(monkeypatch, exact):
+    from fashion_gui.index import ExactIndex, IndexConfig
+    from fashion_gui.index import knn_graph
+
+    # three tight clusters on a line (x = 0, 10, 30): a k=2 graph has three islands
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [30.0, 0.0]], np.float32)
+    vectors = np.concatenate([c + rng.normal(0, 0.1, (6, 2)).astype(np.float32) for c in centres])
+    ids = np.arange(100, 118)
+    index = ExactIndex(2, IndexConfig(space="l2"))
+    index.build(ids, vectors)
+    graph = KnnGraph.build(index, k=2)
+    assert graph.n_components == 3
+    if not exact:  # force the index-search path
+        monkeypatch.setattr(knn_graph, "EXACT_BUDGET", 0.0)
+    joined = knn_graph.bridge_components(graph, index)
+    assert joined.n_components == 1 and joined.is_symmetric()
+    assert joined.n_edges == graph.n_edges + 2  # a spanning forest of 3 islands needs exactly 2 bridges
+    # the bridges are the closest pairs between neighbouring clusters, with their true lengths
+    new = {(min(a, b), max(a, b)) for a in range(18) for b in joined.neighbours(a)[0].tolist()} - \
+          {(min(a, b), max(a, b)) for a in range(18) for b in graph.neighbours(a)[0].tolist()}
+    d = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
+    first = min(((a, b) for a in range(6) for b in range(6, 12)), key=lambda p: d[p])
+    second = min(((a, b) for a in range(6, 12) for b in range(12, 18)), key=lambda p: d[p])
+    assert new == {first, second}
+    path = shortest_path(joined, 100, 117)  # island 1 -> island 3 through island 2
+    assert len(path.ids) > 2 and path.steps[path.largest_step] == pytest.approx(d[second], rel=1e-4)
