@@ -1,10 +1,12 @@
 """Training methods by name: what ``fashion train`` and the settings pane list (one registry, CONVENTIONS 1)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fashion_gui.training.adde import ADDE_METHODS, ADDETrainConfig, ADDETrainer
+from fashion_gui.training.outfit import OUTFIT_METHODS, OutfitTrainConfig, OutfitTrainer
+from fashion_gui.training.uigr import COMPOSED_METHODS, UIGRTrainConfig, UIGRTrainer
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,9 @@ class Method:
 
 
 METHODS: dict[str, Method] = {
-    name: Method(name, desc, "attributes", ADDETrainConfig, ADDETrainer) for name, desc in ADDE_METHODS.items()
+    **{name: Method(name, desc, "attributes", ADDETrainConfig, ADDETrainer) for name, desc in ADDE_METHODS.items()},
+    **{name: Method(name, desc, "composed", UIGRTrainConfig, UIGRTrainer) for name, desc in COMPOSED_METHODS.items()},
+    **{name: Method(name, desc, "composed", OutfitTrainConfig, OutfitTrainer) for name, desc in OUTFIT_METHODS.items()},
 }
 
 
@@ -27,5 +31,5 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def list_methods() -> list[str]:
-    return list(METHODS)
+def list_methods(family: str | None = None) -> list[str]:
+    return [name for name, m in METHODS.items() if family is None or m.family == family]
