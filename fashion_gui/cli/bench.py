@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.demo.render import benchmark_render
-from fashion_gui.cli import bench_index, bench_train
+from fashion_gui.cli import bench_composed, bench_index, bench_train
 from fashion_gui.workspace import Workspace
 
 
@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_render)
     bench_train.register(cmds)
     bench_index.register(cmds)
+    bench_composed.register(cmds)
 
 
 def cmd_render(args: argparse.Namespace) -> int:

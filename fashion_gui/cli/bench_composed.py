@@ -1,0 +1,209 @@
+"""``fashion bench composed``: unified UIGR vs independent TGR / VCR models (and ADDE-O) over seeds.
+
+Rows (UIGR paper Table 3 on the workspace's catalog): ``uigr-tirg`` and ``uigr-rtic`` (one unified model
+each); ``independent-tirg`` / ``independent-rtic`` (the TGR figures of a ``tgr-only`` model with the VCR figures
+of a ``vcr-only`` model, same compositor); ``adde-o`` (VCR only, on the workspace's ADDE checkpoint); with
+``--untrained``, ``untrained-tirg``: the unified TIRG model before training (same backbone start).
+Columns: R@10, R@50, mAP@50 for TGR and VCR on the test split (UIGR protocol unless --exclude-source), the
+mean of the two tasks, VCR R@10 ranking only the target category's items, and the branch accuracy.
+Every run is written to the JSON file as soon as it ends; rerunning with the same file skips them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fashion_gui.catalog.store import Catalog
+from fashion_gui.cli.catalog import add_workspace_arg
+from fashion_gui.training.checkpoint import atomic_write_json, load_checkpoint
+from fashion_gui.training.data import BatchPreprocessor
+from fashion_gui.training.device import resolve_device
+from fashion_gui.training.outfit import (
+    OutfitTrainConfig,
+    OutfitTrainer,
+    evaluate_outfit_checkpoint,
+)
+from fashion_gui.training.uigr import UIGRTrainConfig, UIGRTrainer
+from fashion_gui.training.uigr_eval import (
+    ComposedBank,
+    composed_metrics,
+    evaluate_composed_checkpoint,
+    feedback_triplets,
+)
+from fashion_gui.workspace import Workspace
+
+NOTE = ("gallery = every test image (UIGR protocol, source image kept); 'mean' = mean of the TGR and VCR "
+        "figures; 'independent' = TGR figures of tgr-only + VCR figures of vcr-only (same compositor); 'VCR in-cat' "
+        "ranks only the target category's items (ADDE-O's own protocol); adde-o ranks by its compatibility "
+        "distance for the (reference, target) category pair and does not read the caption; train s = wall "
+        "seconds per run (both models for 'independent').")
+ROWS = ("uigr-tirg", "independent-tirg", "uigr-rtic", "independent-rtic", "adde-o")
+COLUMNS = [  # (label, task, figure)
+    ("TGR R@10", "tgr", "R@10"), ("TGR R@50", "tgr", "R@50"), ("TGR mAP@50", "tgr", "mAP@50"),
+    ("VCR R@10", "vcr", "R@10"), ("VCR R@50", "vcr", "R@50"), ("VCR mAP@50", "vcr", "mAP@50"),
+    ("mean R@10", "mean", "R@10"), ("mean R@50", "mean", "R@50"), ("mean mAP@50", "mean", "mAP@50"),
+    ("VCR in-cat R@10", "vcr_in_category", "R@10"), ("branch acc", "branch", "overall"),
+]
+
+
+def register(bench_sub: argparse._SubParsersAction) -> None:
+    b = bench_sub.add_parser("composed", help="unified UIGR vs independent TGR/VCR models and ADDE-O over seeds")
+    add_workspace_arg(b)
+    b.add_argument("--methods", nargs="+", default=list(ROWS), choices=list(ROWS))
+    b.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    b.add_argument("--epochs", type=int, default=UIGRTrainConfig.epochs,
+                   help="UIGR / TGR-only / VCR-only epochs per run (the per-run budget)")
+    b.add_argument("--outfit-epochs", type=int, default=OutfitTrainConfig.epochs, help="ADDE-O epochs per run")
+    b.add_argument("--backbone-init", default=UIGRTrainConfig.backbone_init, choices=("auto", "adde", "none"))
+    b.add_argument("--train-backbone", action="store_true", help="train the backbone end to end (paper; slow on CPU)")
+    b.add_argument("--adde-checkpoint", default="adde", help="ADDE checkpoint for adde-o and --backbone-init")
+    b.add_argument("--exclude-source", action="store_true", help="drop the source image from the gallery")
+    b.add_argument("--untrained", action="store_true", help="add the untrained unified TIRG model as a row")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--json", type=Path, default=None, help="write all runs and the summary here (and resume from it)")
+    b.set_defaults(func=cmd_composed)
+
+
+def _uigr_config(args: argparse.Namespace, method: str, compositor: str, seed: int) -> UIGRTrainConfig:
+    return UIGRTrainConfig(method=method, compositor=compositor if method.endswith("-only") else "", seed=seed,
+                           epochs=args.epochs, backbone_init=args.backbone_init, train_backbone=args.train_backbone,
+                           adde_checkpoint=args.adde_checkpoint, device=args.device)
+
+
+def _throughput(events: list) -> float:
+    rates = [e.images_per_second for e in events if e.kind == "epoch" and e.images_per_second]
+    return statistics.mean(rates) if rates else float("nan")
+
+
+def _train_eval(ws: Workspace, catalog: Catalog, config, trainer_cls, out: Path, device, source_in_gallery: bool,
+                outfit: bool = False) -> tuple[dict, dict]:
+    events: list = []
+    start = time.perf_counter()
+    trainer_cls(ws, config, out, [events.append]).run()
+    seconds = time.perf_counter() - start
+    ckpt = load_checkpoint(out, catalog.schema.to_dict())
+    if outfit:
+        metrics = evaluate_outfit_checkpoint(ws, catalog, ckpt, "test", device, source_in_gallery=source_in_gallery)
+    else:
+        metrics = evaluate_composed_checkpoint(ws, catalog, ckpt, "test", device, source_in_gallery=source_in_gallery)
+    return metrics, {"train_seconds": round(seconds, 1), "train_images_per_second": round(_throughput(events), 1)}
+
+
+def _untrained(ws: Workspace, catalog: Catalog, args: argparse.Namespace, seed: int, device, source_in_gallery: bool):
+    trainer = UIGRTrainer(ws, _uigr_config(args, "uigr-tirg", "tirg", seed), ws.checkpoints / "bench-untrained", [])
+    model = trainer.retrieval()
+    bank = ComposedBank(ws, catalog, "test", model.image_size)
+    trip = {t: feedback_triplets(catalog, bank, "test", t) for t in model.tasks}
+    return composed_metrics(model, bank, trip, BatchPreprocessor(device), source_in_gallery=source_in_gallery)
+
+
+def run_row(ws: Workspace, catalog: Catalog, args: argparse.Namespace, row: str, seed: int, device) -> dict:
+    keep = not args.exclude_source
+    if row == "untrained-tirg":
+        return {"metrics": _untrained(ws, catalog, args, seed, device, keep), "train_seconds": 0.0}
+    if row == "adde-o":
+        config = OutfitTrainConfig(seed=seed, epochs=args.outfit_epochs, adde_checkpoint=args.adde_checkpoint,
+                                   device=args.device)
+        metrics, info = _train_eval(ws, catalog, config, OutfitTrainer, ws.checkpoints / f"bench-adde-o-s{seed}",
+                                    device, keep, outfit=True)
+        return {"metrics": metrics, **info}
+    kind, compositor = row.split("-")
+    if kind == "uigr":
+        metrics, info = _train_eval(ws, catalog, _uigr_config(args, row, compositor, seed), UIGRTrainer,
+                                    ws.checkpoints / f"bench-{row}-s{seed}", device, keep)
+        return {"metrics": metrics, **info}
+    parts, infos = {}, {}
+    for method in ("tgr-only", "vcr-only"):
+        parts[method], infos[method] = _train_eval(ws, catalog, _uigr_config(args, method, compositor, seed),
+                                                   UIGRTrainer, ws.checkpoints / f"bench-{method}-{compositor}-s{seed}",
+                                                   device, keep)
+    metrics = {"tgr": parts["tgr-only"]["tgr"], "vcr": parts["vcr-only"]["vcr"]}
+    metrics["mean"] = {k: float(np.mean([metrics["tgr"][k], metrics["vcr"][k]])) for k in ("R@10", "R@50", "mAP@50")}
+    return {"metrics": metrics, "train_seconds": round(sum(i["train_seconds"] for i in infos.values()), 1),
+            "parts": infos}
+
+
+def _value(metrics: dict, task: str, figure: str) -> float | None:
+    if task == "vcr_in_category":
+        node = metrics.get("vcr", {}).get("in_category", {})
+    elif task == "branch":
+        node = metrics.get("branch_accuracy", {})
+    else:
+        node = metrics.get(task, {})
+    value = node.get(figure)
+    return None if value is None else float(value)
+
+
+def summarise(runs: list[dict], rows: list[str]) -> tuple[dict, str]:
+    summary: dict = {}
+    for row in rows:
+        mine = [r for r in runs if r["method"] == row]
+        if not mine:
+            continue
+        cols = {}
+        for label, task, figure in COLUMNS:
+            values = [v for r in mine if (v := _value(r["metrics"], task, figure)) is not None]
+            if values:
+                cols[label] = (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+        cols["train s"] = (statistics.mean(r["train_seconds"] for r in mine), 0.0)
+        summary[row] = {"seeds": len(mine), **cols}
+    header = "| method | " + " | ".join(label for label, _, _ in COLUMNS) + " | train s |"
+    lines = [header, "|" + "---|" * (len(COLUMNS) + 2)]
+    for row, cols in summary.items():
+        cells = [f"{cols[label][0]:.3f} ± {cols[label][1]:.3f}" if label in cols else "–" for label, _, _ in COLUMNS]
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {cols['train s'][0]:.0f} |")
+    lines += ["", f"Mean ± std over seeds; test split; {NOTE}"]
+    return summary, "\n".join(lines)
+
+
+def cmd_composed(args: argparse.Namespace) -> int:
+    ws = Workspace.at(args.workspace)
+    device = resolve_device(args.device)
+    rows = (["untrained-tirg"] if args.untrained else []) + list(args.methods)
+    runs = _previous_runs(args.json) if args.json else []
+    with Catalog.open(ws.catalog_path) as catalog:
+        for row in rows:
+            for seed in args.seeds:
+                if any(r["method"] == row and r["seed"] == seed for r in runs):
+                    print(f"{row} seed {seed}: already in {args.json}, skipped", flush=True)
+                    continue
+                torch.manual_seed(seed)
+                result = run_row(ws, catalog, args, row, seed, device)
+                runs.append({"method": row, "seed": seed, **result})
+                shown = {label: v for label, task, fig in COLUMNS if (v := _value(result["metrics"], task, fig)) is not None}
+                print(f"{row} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in shown.items())
+                      + f" ({result['train_seconds']:.0f} s)", flush=True)
+                if args.json:
+                    atomic_write_json(args.json, _payload(args, ws, device, runs, None, None))
+    summary, table = summarise(runs, rows)
+    print(table)
+    if args.json:
+        atomic_write_json(args.json, _payload(args, ws, device, runs, summary, table))
+    return 0
+
+
+def _previous_runs(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    try:
+        return list(json.loads(path.read_text())["runs"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path} exists but is not a benchmark file ({exc}); move it away or pick another --json")
+
+
+def _payload(args: argparse.Namespace, ws: Workspace, device, runs: list, summary, table) -> dict:
+    return {"benchmark": "composed", "config": vars(args) | {"func": None, "json": str(args.json),
+                                                             "workspace": str(ws.root)},
+            "protocol": {"split": "test", "source_in_gallery": not args.exclude_source,
+                         "gallery": "every test image (no category filter); 'VCR in-cat' ranks the target "
+                                    "category's items only; ADDE-O uses the category pair, not the caption",
+                         "independent": "TGR figures of tgr-only + VCR figures of vcr-only (same compositor)",
+                         "selection": "best validation epoch (never the test split)"},
+            "device": str(device), "torch_threads": torch.get_num_threads(),
+            "runs": runs, "summary": summary, "markdown": table}
