@@ -66,3 +66,17 @@ def test_flags_that_do_not_apply_are_refused(cli_ws, capsys):
     assert "--paper-sizes" in capsys.readouterr().err
     assert main(["train", "adde-o", "-w", str(cli_ws), "--adde-checkpoint", "missing"]) == 2
     assert "ADDE-O needs a trained ADDE model" in capsys.readouterr().err
+
+
+def test_paper_sizes_give_the_uigr_paper_dimensions(tmp_path):
+    from fashion_gui.cli.main import build_parser
+    from fashion_gui.cli.train import train_config
+    from fashion_gui.training.registry import get_method
+
+    args = build_parser().parse_args(["train", "uigr-rtic", "-w", str(tmp_path), "--paper-sizes"])
+    config = train_config(get_method("uigr-rtic"), args)
+    assert (config.embed_dim, config.word_dim, config.text_hidden) == (512, 512, 1024)
+    assert config.compositor == "rtic" and config.tasks == ("tgr", "vcr")
+    args = build_parser().parse_args(["train", "vcr-only", "-w", str(tmp_path), "--paper-sizes", "--embed-dim", "128"])
+    config = train_config(get_method("vcr-only"), args)
+    assert (config.embed_dim, config.text_hidden, config.compositor) == (128, 1024, "tirg")
