@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from fashion_gui.catalog.feedback import VCR_TEMPLATES
 from fashion_gui.engine.gallery import GalleryFeatures, feature_key, open_features
 from fashion_gui.engine.requests import (
     Compatible,
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 
 COMPOSED_METHODS = ("uigr-tirg", "uigr-rtic", "tgr-only", "vcr-only")
 OUTFIT_METHOD = "adde-o"
-COMPATIBLE_TEMPLATE = VCR_TEMPLATES[False][0]  # "search a {TC} that matches this {RC} best"
 TASK_NAMES = {"tgr": "a change to this garment (TGR)", "vcr": "a request for a compatible item (VCR)"}
 
 
@@ -81,7 +79,8 @@ class ComposedSearch:
 
     def __init__(self, engine: RetrievalEngine, uigr_ckpt: Checkpoint | None, outfit_ckpt: Checkpoint | None,
                  progress: Progress | None = None) -> None:
-        from fashion_gui.training.uigr_model import ComposedRetrieval, OutfitRetrieval
+        from fashion_gui.training.outfit import OutfitRetrieval
+        from fashion_gui.training.uigr_model import ComposedRetrieval
 
         self.engine = engine
         self.uigr = None
@@ -94,13 +93,13 @@ class ComposedSearch:
         self.outfit = None
         self.outfit_ckpt = outfit_ckpt
         if outfit_ckpt is not None:
-            expected = outfit_ckpt.config.get("adde_checkpoint_hash")
-            if expected is not None and expected != engine.checkpoint.hash:
+            outfit = OutfitRetrieval.from_checkpoint(outfit_ckpt, engine.device)
+            if outfit.adde_hash != engine.checkpoint.hash:  # its subspaces are another model's
                 log.warning("not using %s: it was trained on another attribute model than %s",
                             outfit_ckpt.path, engine.checkpoint.path)
                 self.outfit_ckpt = None
             else:
-                self.outfit = OutfitRetrieval.from_checkpoint(outfit_ckpt, engine.device)
+                self.outfit = outfit
 
     # --- gallery ---------------------------------------------------------------------------------
     def _open_uigr_gallery(self, progress: Progress | None) -> None:
@@ -188,7 +187,7 @@ class ComposedSearch:
         requested = {"category": request.target_category}
         via = self._compatible_via()
         if via == "uigr":
-            text = COMPATIBLE_TEMPLATE.format(TC=request.target_category, RC=query.category or "garment")
+            text = self.uigr.vcr_text(request.target_category, query.category)
             ids, scores, _, _ = self._compose_and_search(query, text, "vcr", k, target)
             return ids, scores, requested, "vcr", f"UIGR, VCR branch: \u201c{text}\u201d"
         if via == OUTFIT_METHOD:
@@ -215,6 +214,6 @@ class ComposedSearch:
         q = self.outfit.project_chunks(query.embedding.reshape(1, a, d))  # (1, A, d')
         g = self.outfit.project_chunks(gallery)  # (N, A, d')
         weights = self.outfit.attention(ref, target)  # (A,)
-        dist = self.outfit.distance(q, g, weights)  # (N,)
+        dist = self.outfit.distances(q[0], g, weights)  # (N,)  D = sum_a w_a ||P_q,a - P_g,a||^2 (ADDE-O)
         order = np.argsort(dist, kind="stable")[:k]
         return ids[order], -dist[order]
