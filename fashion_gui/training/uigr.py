@@ -180,7 +180,9 @@ def sample_pairs(tgr: TripletSet | None, vcr: TripletSet | None, group_of_row: n
 
 
 def pad_captions(encoded: list[list[int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token id lists -> ``(ids (B, L), lengths (B,))`` right-padded with ``<pad>``."""
+    """Token id lists -> ``(ids (B, L), lengths (B,))`` right-padded with ``<pad>`` (B may be 0)."""
+    if not encoded:
+        return torch.zeros(0, 1, dtype=torch.long, device=device), torch.zeros(0, dtype=torch.long, device=device)
     lengths = torch.tensor([len(e) for e in encoded], dtype=torch.long)  # (B,)
     ids = torch.full((len(encoded), int(lengths.max())), PAD_ID, dtype=torch.long)  # (B, L)
     for row, e in enumerate(encoded):

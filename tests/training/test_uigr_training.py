@@ -195,3 +195,21 @@ def test_sample_pairs_use_every_triplet_and_share_the_product():
     # product A: 2 TGR, 1 VCR -> 2 samples; B: 1 TGR, 3 VCR -> 3; C: TGR only; D: VCR only
     assert len(rows) == 2 + 3 + 1 + 1
     assert ((rows[:, 1] == -1) | (rows[:, 2] == -1)).sum() == 2
+
+
+def test_a_batch_without_tgr_rows_still_gives_a_loss():
+    from fashion_gui.training.uigr import pad_captions
+    from models.backbones import create_backbone
+    from models.uigr import UIGRModel
+
+    torch.manual_seed(0)
+    model = UIGRModel(30, backbone=create_backbone("compact", channels=(4, 8)), embed_dim=16, word_dim=8,
+                      text_hidden=8, compositor="tirg")
+    ref = torch.randn(3, model.feature_dim)
+    t_ids, t_len = pad_captions([], CPU)
+    v_ids, v_len = pad_captions([[2, 3], [4], [5, 6, 7]], CPU)
+    assert t_ids.shape[0] == 0 and v_ids.shape == (3, 3) and v_len.tolist() == [2, 1, 3]
+    terms = model.unified_loss(ref, t_ids, t_len, ref[:0], v_ids, v_len, torch.randn(3, model.feature_dim),
+                               tgr_rows=torch.zeros(0, dtype=torch.long), vcr_rows=torch.arange(3))
+    terms.total.backward()
+    assert terms.bbc_tgr.item() == 0.0 and terms.bbc_vcr.item() > 0.0 and terms.branch_ce.item() > 0.0
