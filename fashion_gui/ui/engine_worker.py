@@ -1,0 +1,143 @@
+"""The engine on its own thread (DESIGN.md, "Threads and processes"): the GUI thread never waits on torch
+or hnswlib.
+
+:class:`EngineClient` lives on the GUI thread and owns a QThread with one :class:`EngineWorker`, which opens
+and owns the :class:`~fashion_gui.engine.RetrievalEngine`. A job is a function of the engine (for example
+``lambda e: e.search(request, k)``); ``submit`` gives it an increasing id. The worker skips jobs that are
+already stale when their turn comes, and the client only emits ``result`` for the newest id, so rapid
+toggles never show an old answer. Jobs run under ``torch.inference_mode()`` inside the worker thread.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
+
+from fashion_gui.engine import EngineConfig, EngineError, RetrievalEngine
+from fashion_gui.workspace import Workspace
+
+Job = Callable[[RetrievalEngine], Any]
+
+
+class EngineWorker(QObject):
+    """Runs on the worker thread; talks to the GUI only through signals."""
+
+    opened = Signal(dict)  # engine.describe()
+    open_failed = Signal(str)
+    progress = Signal(str, int, int)
+    answered = Signal(int, object, float)  # job id, value, seconds
+    failed = Signal(int, str)  # job id, message for a dialog
+
+    def __init__(self, latest: Callable[[], int]) -> None:
+        super().__init__()
+        self.engine: RetrievalEngine | None = None
+        self._latest = latest
+
+    @Slot(object, str, object)
+    def open(self, workspace: Workspace, device: str, config: EngineConfig | None) -> None:
+        self.close()
+        try:
+            self.engine = RetrievalEngine.open(workspace, device=device, config=config,
+                                               progress=lambda *a: self.progress.emit(*a))
+        except Exception as exc:  # shown in a dialog; the app keeps running without an engine
+            self.open_failed.emit(_message(exc))
+            return
+        self.opened.emit(self.engine.describe())
+
+    @Slot(int, object)
+    def run(self, job_id: int, job: Job) -> None:
+        if job_id < self._latest():  # a newer request is queued: this answer would never be shown
+            return
+        if self.engine is None:
+            self.failed.emit(job_id, "no workspace is open; open one in the settings")
+            return
+        start = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                value = job(self.engine)
+        except Exception as exc:
+            self.failed.emit(job_id, _message(exc))
+            return
+        self.answered.emit(job_id, value, time.perf_counter() - start)
+
+    @Slot()
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, (EngineError, ValueError, OSError, LookupError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=3)}"
+
+
+class EngineClient(QObject):
+    """GUI-side handle: ``open``, ``submit`` and ``shutdown``; ``result``/``error`` only for the newest job."""
+
+    result = Signal(int, object, float)
+    error = Signal(int, str)
+    opened = Signal(dict)
+    open_failed = Signal(str)
+    progress = Signal(str, int, int)
+    _open = Signal(object, str, object)
+    _run = Signal(int, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self._latest_id = 0
+        self._lock = threading.Lock()
+        self.thread = QThread()
+        self.thread.setObjectName("engine-worker")
+        self.worker = EngineWorker(self.latest_id)
+        self.worker.moveToThread(self.thread)
+        self._open.connect(self.worker.open)
+        self._run.connect(self.worker.run)
+        self.worker.answered.connect(self._on_answered)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.opened.connect(self.opened)
+        self.worker.open_failed.connect(self.open_failed)
+        self.worker.progress.connect(self.progress)
+        self.thread.start()
+
+    def latest_id(self) -> int:
+        with self._lock:
+            return self._latest_id
+
+    def open(self, workspace: Workspace, device: str = "auto", config: EngineConfig | None = None) -> None:
+        """Open (or reopen) the engine on the worker thread; ``opened`` or ``open_failed`` follows."""
+        self._open.emit(workspace, device, config)
+
+    def submit(self, job: Job) -> int:
+        """Queue ``job``; returns its id. Any older job still waiting will be skipped."""
+        with self._lock:
+            job_id = next(self._ids)
+            self._latest_id = job_id
+        self._run.emit(job_id, job)
+        return job_id
+
+    def _on_answered(self, job_id: int, value: object, seconds: float) -> None:
+        if job_id == self.latest_id():
+            self.result.emit(job_id, value, seconds)
+
+    def _on_failed(self, job_id: int, message: str) -> None:
+        if job_id == self.latest_id():
+            self.error.emit(job_id, message)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Close the engine on its thread, stop the thread and wait; True when it stopped in time."""
+        if not self.thread.isRunning():
+            return True
+        with self._lock:
+            self._latest_id = next(self._ids)  # everything still queued is now stale
+        QMetaObject.invokeMethod(self.worker, "close", Qt.BlockingQueuedConnection)
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)
