@@ -10,7 +10,9 @@ from fashion_gui.catalog.demo.builder import DemoConfig  # noqa: E402
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.ui.catalog_model import ItemIdRole  # noqa: E402
 from fashion_gui.training.adde import ADDETrainConfig  # noqa: E402
-from fashion_gui.ui.first_run import DEMO_MODEL, DemoBuildDialog  # noqa: E402
+from fashion_gui.training.outfit import OutfitTrainConfig  # noqa: E402
+from fashion_gui.training.uigr import UIGRTrainConfig  # noqa: E402
+from fashion_gui.ui.first_run import DEMO_MODEL, DEMO_OUTFIT_MODEL, DEMO_TEXT_MODEL, DemoBuildDialog  # noqa: E402
 from fashion_gui.ui.main_window import MainWindow  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
 
@@ -42,10 +44,17 @@ def test_filters_narrow_the_grid_and_thumbnails_load(qtbot, demo_workspace):
 def test_first_run_dialog_builds_the_demo_and_its_model(qtbot, tmp_path):
     ws = Workspace(tmp_path / "ws")
     tiny = ADDETrainConfig(epochs=1, manip_epochs=1, image_size=32, d=16, triplets_per_epoch=16, device="cpu")
-    dialog = DemoBuildDialog(ws, DemoConfig(items=120, size=48, workers=1), train=tiny)
+    composed = UIGRTrainConfig(epochs=1, image_size=32, embed_dim=32, word_dim=16, text_hidden=32, device="cpu")
+    outfit = OutfitTrainConfig(epochs=1, device="cpu")
+    dialog = DemoBuildDialog(ws, DemoConfig(items=240, size=48, workers=1), train=tiny, composed=composed,
+                             outfit=outfit)
     qtbot.addWidget(dialog)
     assert dialog.exec() == QDialog.Accepted, dialog.error
     assert ws.exists() and dialog.error is None
-    assert (ws.checkpoints / DEMO_MODEL / "weights.pt").is_file()
+    for name in (DEMO_MODEL, DEMO_TEXT_MODEL, DEMO_OUTFIT_MODEL):
+        assert (ws.checkpoints / name / "weights.pt").is_file(), name
+    # the indexes were built, so the first search does not wait for them
+    assert (ws.indexes / DEMO_MODEL / "full" / "manifest.json").is_file()
+    assert (ws.indexes / DEMO_TEXT_MODEL / "tgr" / "manifest.json").is_file()
     assert not dialog._thread.isRunning()
     assert QThreadPool.globalInstance().activeThreadCount() == 0
