@@ -56,6 +56,7 @@ TRAIN_FLAGS = {
     "--backbone-init": ("backbone_init", str, "UIGR backbone start: auto | adde (the ADDE checkpoint's) | none"),
     "--adde-checkpoint": ("adde_checkpoint", str, "ADDE checkpoint (name or path) for adde-o / --backbone-init"),
     "--margin": ("margin", float, "adde-o ranking-loss margin (paper 0.3)"),
+    "--cpu-threads": ("cpu_threads", int, "UIGR: torch threads on CPU (default 1; 0 = torch's default)"),
 }
 BOOL_FLAGS = {  # flag -> (field, value when given, help)
     "--train-backbone": ("train_backbone", True, "UIGR: train the backbone end to end (paper) instead of frozen"),
