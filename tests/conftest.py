@@ -6,6 +6,14 @@ import os
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One torch thread: on a 2-core machine a second thread gains ~15% when the machine is idle but makes
+# training 10x slower whenever anything else runs (OpenMP threads spin-wait); the suite takes ~3 min either
+# way. It also keeps the trained fixtures bit-for-bit the runs whose figures the tests quote.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
