@@ -211,6 +211,8 @@ class RetrievalEngine:
         return {
             "workspace": str(self.workspace.root), "device": str(self.device),
             "attribute_model": self.checkpoint.path.name, "method": self.checkpoint.method,
+            "categories": list(self.schema.categories), "attributes": list(self.schema.names),
+            "values": {t.name: list(t.values) for t in self.schema.types},
             "gallery_items": len(self.gallery.ids), "skipped_images": len(self.gallery.skipped),
             "indexes": {name: {"kind": m.kind, "items": m.item_count, "dim": m.dim, "status": self.index_status[name]}
                         for name, m in self.manifests.items()},

@@ -1,4 +1,4 @@
-"""``fashion-gui``: open a workspace (building the demo workspace on first run) in the main window."""
+"""``fashion-gui``: open a workspace (building the demo workspace on first run) in the search window."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from fashion_gui.catalog.store import Catalog, CatalogError
 from fashion_gui.ui.first_run import DemoBuildDialog
-from fashion_gui.ui.main_window import MainWindow
+from fashion_gui.ui.engine_worker import EngineClient
+from fashion_gui.ui.search_window import SearchWindow
 from fashion_gui.workspace import Workspace, default_workspace
 
 
@@ -26,10 +27,16 @@ def main(argv: list[str] | None = None) -> int:
             QMessageBox.critical(None, "Demo catalog", f"The demo catalog could not be built:\n{dialog.error}")
             return 1
     try:
-        catalog = Catalog.open(workspace.catalog_path)
+        Catalog.open(workspace.catalog_path).close()
     except CatalogError as exc:
         QMessageBox.critical(None, "Cannot open workspace", str(exc))
         return 1
-    window = MainWindow(workspace, catalog)
+    client = EngineClient()
+    window = SearchWindow(workspace, client, start_with_item=True)
+    window.resize(1400, 860)
     window.show()
-    return app.exec()
+    client.open(workspace)
+    try:
+        return app.exec()
+    finally:
+        client.shutdown()
