@@ -147,38 +147,24 @@ def open_or_build(directory: str | os.PathLike, expected: IndexManifest,
     Returns ``(index, rebuilt)``. The manifest is compared before any index file is read, so a stale
     index is never loaded; ``vectors_fn`` is called only when a rebuild is needed.
     """
-    directory = Path(directory)
-    reasons: list[str]
-    try:
-        stored, data_dir = read_manifest(directory)
-        reasons = stored.differences(expected)
-        if not reasons:
-            return _load_data(stored, data_dir), False
-    except IndexLoadError as exc:
-        reasons = [str(exc)]
-    log.info("building index %s in %s: %s", expected.name, directory, "; ".join(reasons))
-    data = IndexData(*vectors_fn())
-    if expected.item_count is not None and len(data.ids) != expected.item_count:
-        raise ValueError(f"vectors_fn gave {len(data.ids)} items for index {expected.name!r}, "
-                         f"the expected manifest says {expected.item_count}")
-    index = build_index(data, expected)
-    save_index(index, directory, expected)
-    return index, True
-
+    index, _, how = open_or_update(directory, expected, vectors_fn, incremental=False)
+    return index, how != "loaded"
 
 
 INCREMENTAL_FIELDS = ("catalog_version", "item_count")  # differences that an add() can repair
 
 
 def open_or_update(directory: str | os.PathLike, expected: IndexManifest,
-                   data_fn: Callable[[], IndexData | tuple]) -> tuple[AnyIndex, IndexManifest, str]:
-    """Like :func:`open_or_build`, but a saved index that is only behind the catalog (new items, same
-    model and parameters) is extended with ``add()`` instead of rebuilt.
+                   data_fn: Callable[[], IndexData | tuple],
+                   incremental: bool = True) -> tuple[AnyIndex, IndexManifest, str]:
+    """The saved index when its manifest matches ``expected``; with ``incremental``, a saved index that is
+    only behind the catalog (new items, same model and parameters) is extended with ``add()``; else a
+    fresh build. Every change is saved atomically before the index is returned.
 
-    ``data_fn`` returns the whole current gallery. The update is used only when every saved item is still
-    in it with the same category; otherwise (items removed or changed) the index is rebuilt. Returns
-    ``(index, saved manifest, how)`` with ``how`` one of ``"loaded"``, ``"updated"``, ``"built"``. The
-    stale index is never searched: it is extended and saved (atomically) before it is returned.
+    ``data_fn`` returns the whole current gallery and is called only when the saved index does not match.
+    The update is used only when every saved item is still in it with the same category; otherwise (items
+    removed or changed) the index is rebuilt. Returns ``(index, saved manifest, how)`` with ``how`` one
+    of ``"loaded"``, ``"updated"``, ``"built"``. A stale index is never searched.
     """
     directory = Path(directory)
     reasons: list[str]
@@ -191,7 +177,10 @@ def open_or_update(directory: str | os.PathLike, expected: IndexManifest,
     except IndexLoadError as exc:
         reasons = [str(exc)]
     data = IndexData(*data_fn())
-    if stored is not None and _only_behind(stored, expected):
+    if expected.item_count is not None and len(data.ids) != expected.item_count:
+        raise ValueError(f"the data function gave {len(data.ids)} items for index {expected.name!r}, "
+                         f"the expected manifest says {expected.item_count}")
+    if incremental and stored is not None and _only_behind(stored, expected):
         try:
             index = _load_data(stored, data_dir)
         except IndexLoadError as exc:
