@@ -11,7 +11,6 @@ Every run is written to the JSON file as soon as it ends; rerunning with the sam
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from fashion_gui.catalog.store import Catalog
+from fashion_gui.cli.bench_runs import config_record, previous_runs
 from fashion_gui.cli.catalog import add_workspace_arg
 from fashion_gui.training.checkpoint import atomic_write_json, load_checkpoint
 from fashion_gui.training.data import BatchPreprocessor
@@ -166,7 +166,7 @@ def cmd_composed(args: argparse.Namespace) -> int:
     ws = Workspace.at(args.workspace)
     device = resolve_device(args.device)
     rows = (["untrained-tirg"] if args.untrained else []) + list(args.methods)
-    runs = _previous_runs(args.json) if args.json else []
+    runs = previous_runs(args.json) if args.json else []
     with Catalog.open(ws.catalog_path) as catalog:
         for row in rows:
             for seed in args.seeds:
@@ -188,18 +188,8 @@ def cmd_composed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _previous_runs(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    try:
-        return list(json.loads(path.read_text())["runs"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SystemExit(f"{path} exists but is not a benchmark file ({exc}); move it away or pick another --json")
-
-
 def _payload(args: argparse.Namespace, ws: Workspace, device, runs: list, summary, table) -> dict:
-    return {"benchmark": "composed", "config": vars(args) | {"func": None, "json": str(args.json),
-                                                             "workspace": str(ws.root)},
+    return {"benchmark": "composed", "config": config_record(args, ws),
             "protocol": {"split": "test", "source_in_gallery": not args.exclude_source,
                          "gallery": "every test image (no category filter); 'VCR in-cat' ranks the target "
                                     "category's items only; ADDE-O uses the category pair, not the caption",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import torch
 
 from fashion_gui.catalog.store import Catalog
+from fashion_gui.cli.bench_runs import config_record, previous_runs
 from fashion_gui.cli.catalog import add_workspace_arg
 from fashion_gui.training.adde import (
     ADDE_METHODS,
@@ -71,7 +71,7 @@ def cmd_attributes(args: argparse.Namespace) -> int:
     ws = Workspace.at(args.workspace)
     device = resolve_device(args.device)
     rows = (["untrained"] if args.untrained else []) + list(args.methods)
-    runs = _previous_runs(args.json) if args.json else []
+    runs = previous_runs(args.json) if args.json else []
     for method in rows:
         for seed in args.seeds:
             if any(r["method"] == method and r["seed"] == seed for r in runs):
@@ -124,17 +124,7 @@ def cmd_attributes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _previous_runs(path: Path) -> list[dict]:
-    """Runs already recorded in an earlier (possibly interrupted) invocation writing the same JSON file."""
-    if not path.exists():
-        return []
-    try:
-        return list(json.loads(path.read_text())["runs"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SystemExit(f"{path} exists but is not a benchmark file ({exc}); move it away or pick another --json")
-
-
 def _payload(args: argparse.Namespace, ws: Workspace, device, runs: list, summary, table) -> dict:
-    return {"config": vars(args) | {"func": None, "json": str(args.json), "workspace": str(ws.root)},
+    return {"config": config_record(args, ws),
             "device": str(device), "torch_threads": torch.get_num_threads(),
             "runs": runs, "summary": summary, "markdown": table}
