@@ -14,11 +14,11 @@ Both are restricted to the target category when one is named. Gallery features a
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from fashion_gui.engine.engine import Progress, RetrievalEngine, drop_query
 from fashion_gui.engine.gallery import GalleryFeatures, feature_key, open_features
 from fashion_gui.engine.requests import (
     Compatible,
@@ -35,9 +35,6 @@ from fashion_gui.training.checkpoint import (
     load_checkpoint,
 )
 from fashion_gui.training.data import square_resize
-
-if TYPE_CHECKING:
-    from fashion_gui.engine.engine import Progress, RetrievalEngine
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +160,8 @@ class ComposedSearch:
             vectors, tasks, probs = self.uigr.compose(tensor, [text], self.engine.prep, task=task)
         chosen = tasks[0]
         result = self.indexes[chosen].search(vectors[0], k + 1, category=category)
-        keep = result.ids != query.item_id if query.item_id is not None else np.ones(len(result.ids), bool)
-        return result.ids[keep][:k], result.scores[keep][:k], chosen, probs[0]
+        ids, scores = drop_query(result.ids, result.scores, query.item_id, k)
+        return ids, scores, chosen, probs[0]
 
     def _text(self, request: TextFeedback, k: int):
         text = request.text.strip()

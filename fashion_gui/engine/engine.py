@@ -115,7 +115,6 @@ class RetrievalEngine:
         self._graphs: dict[tuple[str, int], KnnGraph] = {}
         self._typical: dict[tuple[str, str], Typicality] = {}
         self._path_to_id: dict[str, int] | None = None
-        self._rows_cache: dict[int, int] | None = None
         self.composed = None  # composed.ComposedSearch when the workspace has a UIGR / ADDE-O model
 
     # --- opening ---------------------------------------------------------------------------------
@@ -154,14 +153,9 @@ class RetrievalEngine:
                               "pick another gallery split in the settings")
         key = feature_key("adde", self.checkpoint.hash, self.model.image_size)
 
-        def encode(images: torch.Tensor) -> dict[str, np.ndarray]:
-            out = self.model.embed(images, self.prep)
-            conf = np.stack([p.max(1) for p in out["probs"]], 1).astype(np.float32)  # (B, A)
-            return {"embedding": out["embedding"].astype(np.float32), "pred": out["pred"], "conf": conf}
-
         self.gallery = open_features(
             self.model_dir / "features.npz", key, self.workspace, self.catalog, ids, self.model.image_size,
-            encode, self.config.encode_batch, (lambda d, n: progress("encode", d, n)) if progress else None,
+            self._encode_images, self.config.encode_batch, (lambda d, n: progress("encode", d, n)) if progress else None,
         )
         data = IndexData(self.gallery.ids, self.gallery["embedding"], self.catalog.categories_of(self.gallery.ids))
         sizes, d = self.schema.sizes, self.model.encoder.d
@@ -220,6 +214,18 @@ class RetrievalEngine:
         }
 
     # --- queries ---------------------------------------------------------------------------------
+    def _encode_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        """uint8 (B, 3, S, S) -> raw embedding (B, A*d), predicted values (B, A), their probabilities (B, A)."""
+        out = self.model.embed(images, self.prep)
+        conf = np.stack([p.max(1) for p in out["probs"]], 1).astype(np.float32)  # (B, A)
+        return {"embedding": out["embedding"].astype(np.float32), "pred": out["pred"], "conf": conf}
+
+    def _encode_one(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One RGB image -> (embedding (A*d,), predicted values (A,), probabilities (A,))."""
+        tensor = torch.from_numpy(np.ascontiguousarray(square_resize(rgb, self.model.image_size)))[None]  # (1, 3, S, S)
+        out = self._encode_images(tensor)
+        return out["embedding"][0], out["pred"][0], out["conf"][0]
+
     @torch.inference_mode()
     def encode(self, image: ImageSource) -> QueryState:
         """A query from a path, bytes or PIL image (EXIF rotation, RGBA/greyscale/CMYK/16-bit handled;
@@ -230,11 +236,7 @@ class RetrievalEngine:
             if item_id is not None:
                 return self.query_from_item(item_id)
         rgb = open_image(image)
-        tensor = torch.from_numpy(np.ascontiguousarray(square_resize(rgb, self.model.image_size)))[None]  # (1, 3, S, S)
-        out = self.model.embed(tensor, self.prep)
-        embedding = out["embedding"][0]
-        pred = out["pred"][0]
-        conf = np.array([p[0].max() for p in out["probs"]], dtype=np.float32)
+        embedding, pred, conf = self._encode_one(rgb)
         category = self._predicted_category(embedding, pred)
         labels = np.array([int(v) if t.applies_to(category) else MISSING for t, v in zip(self.schema.types, pred)],
                           dtype=np.int64)
@@ -255,17 +257,15 @@ class RetrievalEngine:
         labels = self.catalog.labels([item_id])[0]
         path = self.workspace.resolve_image(self.catalog.image_paths([item_id])[0])
         category = self.schema.categories[int(self.catalog.categories_of([item_id])[0])]
-        if item_id in self._gallery_rows:
-            row = self._gallery_rows[item_id]
+        row = self.gallery.row.get(item_id)
+        if row is not None:
             embedding, pred, conf = (self.gallery["embedding"][row], self.gallery["pred"][row],
                                      self.gallery["conf"][row])
             image = None
         else:  # outside the gallery split (or its image was skipped): encode it now
             rgb = open_image(path)
             with torch.inference_mode():
-                out = self.model.embed(torch.from_numpy(np.ascontiguousarray(square_resize(rgb, self.model.image_size)))[None], self.prep)
-            embedding, pred = out["embedding"][0], out["pred"][0]
-            conf = np.array([p[0].max() for p in out["probs"]], dtype=np.float32)
+                embedding, pred, conf = self._encode_one(rgb)
             image = _small(rgb)
         return QueryState(
             embedding=np.asarray(embedding, np.float32), labels=labels, attributes=self.schema.decode(labels),
@@ -307,14 +307,14 @@ class RetrievalEngine:
             moved = self.model.manipulate(query.embedding[None], query.labels[None], target[None])[0]  # (A*d,)
         category = self.category_filter(request.category)
         result = self.full_index.search(moved, k + 1, category=category)
-        ids, scores = _drop_query(result.ids, result.scores, query.item_id, k)
+        ids, scores = drop_query(result.ids, result.scores, query.item_id, k)
         return ids, scores, dict(request.edits), FULL, ""
 
     def _similar_in(self, request: SimilarIn, k: int):
         query = request.query
         a = self._type_index(request.attribute)
         result = self.subspaces.search(query.embedding, k + 1, a, category=self.category_filter(request.category))
-        ids, scores = _drop_query(result.ids, result.scores, query.item_id, k)
+        ids, scores = drop_query(result.ids, result.scores, query.item_id, k)
         value = query.attributes.get(request.attribute) or query.predicted[request.attribute][0]
         return ids, scores, {request.attribute: value}, f"subspace:{request.attribute}", ""
 
@@ -428,12 +428,6 @@ class RetrievalEngine:
         return PathResult(tuple(hits), found.steps, found.largest_step, space, target_category)
 
     # --- helpers ---------------------------------------------------------------------------------
-    @property
-    def _gallery_rows(self) -> dict[int, int]:
-        if self._rows_cache is None:
-            self._rows_cache = {int(i): r for r, i in enumerate(self.gallery.ids.tolist())}
-        return self._rows_cache
-
     def _catalog_item_at(self, path: Path) -> int | None:
         if self._path_to_id is None:
             ids = self.catalog.ids()
@@ -477,7 +471,8 @@ def save_index_config(ws: Workspace, config: IndexConfig) -> None:
     atomic_write_json(ws.indexes / INDEX_CONFIG_FILE, config.to_dict())
 
 
-def _drop_query(ids: np.ndarray, scores: np.ndarray, item_id: int | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+def drop_query(ids: np.ndarray, scores: np.ndarray, item_id: int | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first k results without the query item itself (searches ask for k + 1)."""
     if item_id is not None:
         keep = ids != item_id
         ids, scores = ids[keep], scores[keep]

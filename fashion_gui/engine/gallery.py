@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,14 @@ class GalleryFeatures:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
 
+    @cached_property
+    def row(self) -> dict[int, int]:
+        """Item id -> row of the arrays (built once)."""
+        return {int(i): r for r, i in enumerate(self.ids.tolist())}
+
     def rows_of(self, item_ids) -> np.ndarray:
         """Rows of these ids; KeyError names an id not in the gallery."""
-        index = {int(i): r for r, i in enumerate(self.ids.tolist())}
-        return np.fromiter((index[int(i)] for i in item_ids), dtype=np.int64, count=len(item_ids))
+        return np.fromiter((self.row[int(i)] for i in item_ids), dtype=np.int64, count=len(item_ids))
 
 
 def load_images(workspace: Workspace, catalog: Catalog, item_ids: np.ndarray, size: int
