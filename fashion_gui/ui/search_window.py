@@ -66,10 +66,12 @@ class SearchWindow(QMainWindow):
         self.setWindowIcon(qta.icon("fa5s.tshirt"))
         self.setAcceptDrops(True)
         self.thumbnails = ThumbnailCache(THUMB, self.devicePixelRatioF(), self)
+        self.query_thumbnails = ThumbnailCache(QUERY_SIDE, self.devicePixelRatioF(), self)
+        self.query_thumbnails.ready.connect(self._on_query_thumbnail)
         self.results_model = ResultsModel(self.thumbnails, self)
         self._build(k)
         client.result.connect(self._on_result)
-        client.error.connect(self._on_error)
+        client.error.connect(lambda _job_id, message: self.show_error(message))
         client.opened.connect(self._on_opened)
         client.open_failed.connect(self.show_error)
         self.statusBar().showMessage("opening the workspace...")
@@ -287,16 +289,23 @@ class SearchWindow(QMainWindow):
         self._update_session_controls()
 
     def _show_query(self) -> None:
+        """The query's picture: files are decoded off the GUI thread (thumbnail cache); an image that came as
+        bytes is the engine's small RGB copy."""
         q = self.query
-        pixmap = QPixmap(str(q.image_path)) if q.image_path is not None else QPixmap()
-        if pixmap.isNull() and q.image is not None:
-            pixmap = QPixmap.fromImage(_qimage(q.image))
-        if not pixmap.isNull():
+        if q.image_path is not None:
+            pixmap = self.query_thumbnails.get(str(q.image_path))  # None: shown when it arrives
+        else:
             ratio = self.devicePixelRatioF()
-            pixmap = pixmap.scaled(QSize(QUERY_SIDE, QUERY_SIDE) * ratio, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+            pixmap = QPixmap.fromImage(_qimage(q.image)).scaled(QSize(QUERY_SIDE, QUERY_SIDE) * ratio,
+                                                                Qt.KeepAspectRatio, Qt.SmoothTransformation)
             pixmap.setDevicePixelRatio(ratio)
+        if pixmap is not None and not pixmap.isNull():
             self.query_label.setPixmap(pixmap)
         self.query_caption.setText(f"{q.category or ''} \u00b7 {q.source}")
+
+    def _on_query_thumbnail(self, path: str) -> None:
+        if self.query is not None and self.query.image_path is not None and str(self.query.image_path) == path:
+            self._show_query()
 
     def _show_attributes(self) -> None:
         """One combo per attribute type: values, the predicted one marked with its confidence, edits shown."""
@@ -325,9 +334,6 @@ class SearchWindow(QMainWindow):
                 box.setStyleSheet("font-weight: bold;" if edited else "")
         finally:
             self._updating = False
-
-    def _on_error(self, job_id: int, message: str) -> None:
-        self.show_error(message)
 
     def show_error(self, message: str) -> None:
         """A non-blocking dialog; the app keeps running."""
@@ -358,6 +364,7 @@ class SearchWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.thumbnails.wait(5000)
+        self.query_thumbnails.wait(5000)
         super().closeEvent(event)
 
 

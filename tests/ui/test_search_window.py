@@ -26,7 +26,7 @@ def window(qtbot, trained_workspace, tmp_path):
     yield win
     win.close()
     assert client.shutdown() and not client.thread.isRunning()
-    assert win.thumbnails.wait(5000)
+    assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
 
 
 def _wait_turns(qtbot, win, n):
@@ -47,6 +47,8 @@ def test_drop_a_query_edit_an_attribute_then_undo_and_redo(qtbot, window):
     _drop(win, win.workspace.resolve_image(item.image_path))
     _wait_turns(qtbot, win, 1)
     assert win.query.item_id == item.id and win.results_model.rowCount() == 12
+    qtbot.waitUntil(lambda: win.query_label.pixmap() is not None and not win.query_label.pixmap().isNull(),
+                    timeout=10_000)  # the query picture, decoded off the GUI thread
     assert item.id not in [win.results_model.hit(r).item_id for r in range(12)]
     first = [win.results_model.hit(r).item_id for r in range(12)]
 
