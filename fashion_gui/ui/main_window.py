@@ -1,4 +1,5 @@
-"""Main window: browse the catalog by category and attribute values."""
+"""The catalog browser: filter the catalog by split, category and attribute values (opened from the search
+window; double-clicking an item there makes it the query)."""
 from __future__ import annotations
 
 import qtawesome as qta

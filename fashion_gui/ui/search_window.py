@@ -38,7 +38,9 @@ from fashion_gui.engine import (
     SimilarIn,
     TextFeedback,
 )
+from fashion_gui.catalog.store import Catalog
 from fashion_gui.ui.engine_worker import EngineClient
+from fashion_gui.ui.main_window import MainWindow
 from fashion_gui.ui.results_model import ItemIdRole, ResultsModel
 from fashion_gui.ui.thumbnails import ThumbnailCache
 from fashion_gui.workspace import Workspace
@@ -86,12 +88,15 @@ class SearchWindow(QMainWindow):
         self.undo_action = QAction(qta.icon("fa5s.undo"), "Undo", self, shortcut=QKeySequence.Undo)
         self.redo_action = QAction(qta.icon("fa5s.redo"), "Redo", self, shortcut=QKeySequence.Redo)
         self.focus_text_action = QAction("Text feedback", self, shortcut=QKeySequence("Ctrl+L"))
+        self.browse_action = QAction(qta.icon("fa5s.th"), "Browse the catalog", self, shortcut=QKeySequence("Ctrl+B"))
+        self.browse_action.triggered.connect(self.browse_catalog)
+        self.browser: MainWindow | None = None
         self.open_action.triggered.connect(self.open_file)
         self.paste_action.triggered.connect(self.paste)
         self.undo_action.triggered.connect(self.undo)
         self.redo_action.triggered.connect(self.redo)
         self.focus_text_action.triggered.connect(lambda: self.text_box.setFocus())
-        for action in (self.open_action, self.paste_action, self.undo_action, self.redo_action):
+        for action in (self.open_action, self.paste_action, self.browse_action, self.undo_action, self.redo_action):
             bar.addAction(action)
         self.addAction(self.focus_text_action)
         self.breadcrumb = QLabel()
@@ -211,6 +216,14 @@ class SearchWindow(QMainWindow):
         elif mime.hasImage():
             self.load_image(_png_bytes(QImage(mime.imageData())))
         event.acceptProposedAction()
+
+    def browse_catalog(self) -> None:
+        """The catalog browser (filters by split, category and attribute); double-click an item to query."""
+        if self.browser is None:
+            self.browser = MainWindow(self.workspace, Catalog.open(self.workspace.catalog_path))
+            self.browser.view.doubleClicked.connect(lambda index: self.use_as_query(index.data(ItemIdRole)))
+        self.browser.show()
+        self.browser.raise_()
 
     def load_image(self, source: str | bytes) -> None:
         """A new query from a file or image bytes (encoded on the worker thread), then its neighbours."""
@@ -363,6 +376,9 @@ class SearchWindow(QMainWindow):
         self.breadcrumb.setText(" \u203a ".join(parts))
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if self.browser is not None:
+            self.browser.close()
+            self.browser.catalog.close()
         self.thumbnails.wait(5000)
         self.query_thumbnails.wait(5000)
         super().closeEvent(event)

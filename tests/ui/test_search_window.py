@@ -10,6 +10,7 @@ from PySide6.QtGui import QDropEvent  # noqa: E402
 
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
+from fashion_gui.ui.results_model import ItemIdRole  # noqa: E402
 from fashion_gui.ui.search_window import SearchWindow  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
 
@@ -96,3 +97,16 @@ def test_similar_in_and_errors_are_dialogs_not_crashes(qtbot, window, tmp_path):
     win.text_box.returnPressed.emit()  # no composed model in this workspace: a clear message
     qtbot.waitUntil(lambda: win.last_error is not None, timeout=30_000)
     assert "not available with this model" in win.last_error and len(win.session) == 2
+
+
+def test_the_catalog_browser_feeds_the_search(qtbot, window):
+    win = window
+    win.browse_action.trigger()
+    browser = win.browser
+    assert browser.isVisible() and browser.model.rowCount() == 600
+    browser.category_box.setCurrentText("shoes")
+    index = browser.model.index(0)
+    item_id = index.data(ItemIdRole)
+    browser.view.doubleClicked.emit(index)
+    _wait_turns(qtbot, win, 1)
+    assert win.query.item_id == item_id and win.query.category == "shoes"
