@@ -31,7 +31,7 @@ def demo_workspace(tmp_path_factory) -> Workspace:
 
 # A small but real attribute model for engine, CLI and app tests: ADDE trained by the real trainer on a
 # 600-image demo catalog (its own, so the 300-image one stays untouched). Tests copy it before writing.
-# Measured with this budget (tests/engine): a colour edit puts the new colour in 53% of the top 5 (59% of
+# Measured once with this budget (a one-off script, not in the repo; the test asserts the bounds): a colour edit puts the new colour in 53% of the top 5 (59% of
 # the top 3, 47% of the top 10) against a 6-12% base rate, keeping 49% of the other attributes (chance 19%).
 ENGINE_DEMO = DemoConfig(items=600, views=3, size=64, seed=7, workers=1, difficulty="easy")
 ENGINE_TRAIN = dict(method="adde", backbone="compact", d=32, image_size=48, batch_size=32, epochs=12, manip_epochs=4,
