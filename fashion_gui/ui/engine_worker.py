@@ -5,7 +5,10 @@ or hnswlib.
 and owns the :class:`~fashion_gui.engine.RetrievalEngine`. A job is a function of the engine (for example
 ``lambda e: e.search(request, k)``); ``submit`` gives it an increasing id. The worker skips jobs that are
 already stale when their turn comes, and the client only emits ``result`` for the newest id, so rapid
-toggles never show an old answer. Jobs run under ``torch.inference_mode()`` inside the worker thread.
+toggles never show an old answer. "Newest" is per channel: the search window, the path view and the
+settings each submit on their own channel, so a path request does not cancel a search and vice versa; a view
+recognises its answers by the job id ``submit`` returned. Jobs run under ``torch.inference_mode()`` inside
+the worker thread.
 """
 from __future__ import annotations
 
@@ -34,10 +37,10 @@ class EngineWorker(QObject):
     answered = Signal(int, object, float)  # job id, value, seconds
     failed = Signal(int, str)  # job id, message for a dialog
 
-    def __init__(self, latest: Callable[[], int]) -> None:
+    def __init__(self, is_stale: Callable[[int], bool]) -> None:
         super().__init__()
         self.engine: RetrievalEngine | None = None
-        self._latest = latest
+        self._is_stale = is_stale
 
     @Slot(object, str, object)
     def open(self, workspace: Workspace, device: str, config: EngineConfig | None) -> None:
@@ -52,7 +55,7 @@ class EngineWorker(QObject):
 
     @Slot(int, object)
     def run(self, job_id: int, job: Job) -> None:
-        if job_id < self._latest():  # a newer request is queued: this answer would never be shown
+        if self._is_stale(job_id):  # a newer request on its channel is queued: this answer would never be shown
             return
         if self.engine is None:
             self.failed.emit(job_id, "no workspace is open; open one in the settings")
@@ -80,7 +83,8 @@ def _message(exc: Exception) -> str:
 
 
 class EngineClient(QObject):
-    """GUI-side handle: ``open``, ``submit`` and ``shutdown``; ``result``/``error`` only for the newest job."""
+    """GUI-side handle: ``open``, ``submit`` and ``shutdown``; ``result``/``error`` only for the newest job of
+    each channel."""
 
     result = Signal(int, object, float)
     error = Signal(int, str)
@@ -93,11 +97,13 @@ class EngineClient(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._ids = itertools.count(1)
-        self._latest_id = 0
+        self._latest: dict[str, int] = {}  # channel -> newest job id
+        self._channel_of: dict[int, str] = {}  # job id -> channel, while the job is pending
+        self._closing = False
         self._lock = threading.Lock()
         self.thread = QThread()
         self.thread.setObjectName("engine-worker")
-        self.worker = EngineWorker(self.latest_id)
+        self.worker = EngineWorker(self.is_stale)
         self.worker.moveToThread(self.thread)
         self._open.connect(self.worker.open)
         self._run.connect(self.worker.run)
@@ -108,28 +114,42 @@ class EngineClient(QObject):
         self.worker.progress.connect(self.progress)
         self.thread.start()
 
-    def latest_id(self) -> int:
+    def latest_id(self, channel: str = "search") -> int:
         with self._lock:
-            return self._latest_id
+            return self._latest.get(channel, 0)
+
+    def is_stale(self, job_id: int) -> bool:
+        """True when a newer job of the same channel was submitted (or the client is shutting down)."""
+        with self._lock:
+            channel = self._channel_of.get(job_id)
+            return self._closing or channel is None or job_id < self._latest[channel]
 
     def open(self, workspace: Workspace, device: str = "auto", config: EngineConfig | None = None) -> None:
         """Open (or reopen) the engine on the worker thread; ``opened`` or ``open_failed`` follows."""
         self._open.emit(workspace, device, config)
 
-    def submit(self, job: Job) -> int:
-        """Queue ``job``; returns its id. Any older job still waiting will be skipped."""
+    def submit(self, job: Job, channel: str = "search") -> int:
+        """Queue ``job``; returns its id. Any older job of the same channel still waiting will be skipped."""
         with self._lock:
             job_id = next(self._ids)
-            self._latest_id = job_id
+            self._latest[channel] = job_id
+            # older pending jobs of this channel are stale now: forget them (unknown ids count as stale)
+            self._channel_of = {j: c for j, c in self._channel_of.items() if c != channel}
+            self._channel_of[job_id] = channel
         self._run.emit(job_id, job)
         return job_id
 
+    def _newest(self, job_id: int) -> bool:
+        with self._lock:
+            channel = self._channel_of.pop(job_id, None)
+            return not self._closing and channel is not None and self._latest[channel] == job_id
+
     def _on_answered(self, job_id: int, value: object, seconds: float) -> None:
-        if job_id == self.latest_id():
+        if self._newest(job_id):
             self.result.emit(job_id, value, seconds)
 
     def _on_failed(self, job_id: int, message: str) -> None:
-        if job_id == self.latest_id():
+        if self._newest(job_id):
             self.error.emit(job_id, message)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
@@ -137,7 +157,7 @@ class EngineClient(QObject):
         if not self.thread.isRunning():
             return True
         with self._lock:
-            self._latest_id = next(self._ids)  # everything still queued is now stale
+            self._closing = True  # everything still queued is now stale
         QMetaObject.invokeMethod(self.worker, "close", Qt.BlockingQueuedConnection)
         self.thread.quit()
         return self.thread.wait(timeout_ms)

@@ -72,8 +72,9 @@ class SearchWindow(QMainWindow):
         self.query_thumbnails.ready.connect(self._on_query_thumbnail)
         self.results_model = ResultsModel(self.thumbnails, self)
         self._build(k)
+        self._job = 0  # id of this window's newest search job
         client.result.connect(self._on_result)
-        client.error.connect(lambda _job_id, message: self.show_error(message))
+        client.error.connect(lambda job_id, message: job_id == self._job and self.show_error(message))
         client.opened.connect(self._on_opened)
         client.open_failed.connect(self.show_error)
         self.statusBar().showMessage("opening the workspace...")
@@ -184,10 +185,15 @@ class SearchWindow(QMainWindow):
                                      f"model {info['attribute_model']}")
         if self.start_with_item and self.query is None:
             k = self.k_box.value()
-            self.client.submit(lambda engine: engine.search(
+            self._submit(lambda engine: engine.search(
                 Manipulate(engine.query_from_item(int(engine.gallery.ids[len(engine.gallery.ids) // 2])), {}), k))
 
     # --- queries -------------------------------------------------------------------------------------
+    def _submit(self, job) -> int:
+        """A search job on the worker thread (channel "search"); only its newest answer is shown."""
+        self._job = self.client.submit(job, channel="search")
+        return self._job
+
     def open_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a garment image", str(Path.home()), IMAGE_FILTER)
         if path:
@@ -228,14 +234,14 @@ class SearchWindow(QMainWindow):
     def load_image(self, source: str | bytes) -> None:
         """A new query from a file or image bytes (encoded on the worker thread), then its neighbours."""
         k = self.k_box.value()
-        self.client.submit(lambda engine: engine.search(Manipulate(engine.encode(source), {}), k))
+        self._submit(lambda engine: engine.search(Manipulate(engine.encode(source), {}), k))
 
     def use_as_query(self, item_id: int | None) -> None:
         """A result (or any catalog item) becomes the next query."""
         if item_id is None:
             return
         k = self.k_box.value()
-        self.client.submit(lambda engine: engine.search(Manipulate(engine.query_from_item(item_id), {}), k))
+        self._submit(lambda engine: engine.search(Manipulate(engine.query_from_item(item_id), {}), k))
 
     # --- requests ------------------------------------------------------------------------------------
     def _on_attribute_changed(self, name: str) -> None:
@@ -253,7 +259,7 @@ class SearchWindow(QMainWindow):
         if self.query is None:
             return
         query, edits, k = self.query, dict(self.edits), self.k_box.value()
-        self.client.submit(lambda engine: engine.search(Manipulate(query, edits), k))
+        self._submit(lambda engine: engine.search(Manipulate(query, edits), k))
 
     def reset_edits(self) -> None:
         self.edits.clear()
@@ -265,23 +271,23 @@ class SearchWindow(QMainWindow):
         if self.query is None or not text:
             return
         query, k = self.query, self.k_box.value()
-        self.client.submit(lambda engine: engine.search(TextFeedback(query, text), k))
+        self._submit(lambda engine: engine.search(TextFeedback(query, text), k))
 
     def search_compatible(self) -> None:
         if self.query is None:
             return
         query, category, k = self.query, self.category_box.currentText(), self.k_box.value()
-        self.client.submit(lambda engine: engine.search(Compatible(query, category), k))
+        self._submit(lambda engine: engine.search(Compatible(query, category), k))
 
     def search_similar(self) -> None:
         if self.query is None:
             return
         query, attribute, k = self.query, self.similar_box.currentText(), self.k_box.value()
-        self.client.submit(lambda engine: engine.search(SimilarIn(query, attribute), k))
+        self._submit(lambda engine: engine.search(SimilarIn(query, attribute), k))
 
     # --- answers -------------------------------------------------------------------------------------
     def _on_result(self, job_id: int, value: object, seconds: float) -> None:
-        if not isinstance(value, Results):
+        if job_id != self._job or not isinstance(value, Results):
             return
         self.session.record(value)
         self._show_turn(value)
