@@ -1,0 +1,554 @@
+"""Style-transition paths (cooperative embeddings, Sec. 5.3): the shortest path in the gallery's k-NN graph
+from one garment to another, or to the most typical reachable item of a category, in the full space or in
+one attribute's subspace.
+
+The chain is a horizontal filmstrip (source first, target last); each item's caption names its category and
+the arrow to the next item carries the hop's L2 length. The largest hop, where the style changes most, is
+drawn as a thick amber arrow with its distance and the two items it joins are outlined.
+
+The filmstrip pieces (:class:`FilmstripModel`, :class:`FilmstripDelegate`, :class:`Filmstrip`) are shared
+with the typicality view. Every engine call is a job on the worker thread (channel ``"path"``; the item
+previews use their own channels), and only the answer to this view's newest job is shown.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import qtawesome as qta
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QFont,
+    QFontMetrics,
+    QKeyEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QPixmap,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from fashion_gui.engine import Hit, PathResult
+from fashion_gui.ui.engine_worker import EngineClient
+from fashion_gui.ui.results_model import HitRole, ItemIdRole
+from fashion_gui.ui.thumbnail_model import ThumbnailListModel
+from fashion_gui.ui.thumbnails import ThumbnailCache
+
+__all__ = ["FULL", "Filmstrip", "FilmstripDelegate", "FilmstripModel", "HopRole", "MarkRole", "PathView",
+           "fill_spaces", "hit_tooltip", "select_data", "show_error", "summary"]
+
+THUMB = 112  # logical side of a filmstrip picture
+PREVIEW = 40  # the small pictures next to the source and target ids
+FULL = "full"
+HopRole = Qt.UserRole + 3  # float | None: L2 length of the hop from this row to the next one
+MarkRole = Qt.UserRole + 4  # bool: the row is one end of the largest hop
+LARGEST = QColor("#e8590c")  # the largest hop: arrow, distance and outlines
+ARROW = QColor("#868e96")
+
+
+# --- the filmstrip -------------------------------------------------------------------------------------
+class FilmstripModel(ThumbnailListModel):
+    """Engine hits in a row, each with a caption, an optional hop length to the next row and a mark."""
+
+    def __init__(self, thumbnails: ThumbnailCache, parent=None) -> None:
+        super().__init__(thumbnails, parent)
+        self._hits: list[Hit] = []
+        self._hops: list[float | None] = []
+        self._marked: set[int] = set()
+
+    def set_strip(self, hits: Sequence[Hit], captions: Sequence[str], tooltips: Sequence[str] | None = None,
+                  hops: Sequence[float] | None = None, marked: Sequence[int] = ()) -> None:
+        """``hops[i]``: length of the hop from row i to row i + 1 (one fewer than hits); ``marked``: rows to
+        outline."""
+        self.beginResetModel()
+        self._hits = list(hits)
+        self._hops = [*(hops or ()), *[None] * (len(self._hits) - len(hops or ()))]
+        self._marked = set(marked)
+        self._set_rows([h.item_id for h in self._hits], [str(h.image_path) for h in self._hits], list(captions),
+                       list(tooltips) if tooltips is not None else [hit_tooltip(h) for h in self._hits])
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_strip([], [])
+
+    def hit(self, row: int) -> Hit:
+        return self._hits[row]
+
+    @property
+    def ids(self) -> list[int]:
+        return [h.item_id for h in self._hits]
+
+    @property
+    def marked_rows(self) -> list[int]:
+        return sorted(self._marked)
+
+    def row_data(self, row: int, role: int):
+        if role == HitRole:
+            return self._hits[row]
+        if role == HopRole:
+            return self._hops[row]
+        if role == MarkRole:
+            return row in self._marked
+        return None
+
+
+def hit_tooltip(hit: Hit, *extra: str) -> str:
+    lines = [f"<b>{hit.category}</b> &middot; item {hit.item_id}", *extra]
+    lines += [f"{k}: {v}" for k, v in hit.attributes.items() if k != "category"]
+    return "<br>".join(lines)
+
+
+class FilmstripDelegate(QStyledItemDelegate):
+    """A card per item (picture, caption below) and, with ``connectors``, an arrow to the next card labelled
+    with the hop length; the largest hop is thick and amber and its two cards are outlined."""
+
+    PAD = 6
+    CONNECTOR = 52
+
+    def __init__(self, thumb: int = THUMB, connectors: bool = True, parent=None) -> None:
+        super().__init__(parent)
+        self.thumb, self.connectors = thumb, connectors
+
+    def cell_size(self, metrics: QFontMetrics) -> QSize:
+        """Every cell has this size (a card plus its connector)."""
+        width = self.thumb + 2 * self.PAD + (self.CONNECTOR if self.connectors else 2 * self.PAD)
+        return QSize(width, self.thumb + 3 * self.PAD + 2 * metrics.height() + 6)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802
+        return self.cell_size(option.fontMetrics)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setRenderHint(QPainter.SmoothPixmapTransform)
+        pad, rect = self.PAD, option.rect
+        height = self.cell_size(option.fontMetrics).height() - 4  # a list without wrapping stretches its cells
+        card = QRect(rect.left() + (0 if self.connectors else pad), rect.top() + max(2, (rect.height() - height) // 2),
+                     self.thumb + 2 * pad, height)
+        palette = option.palette
+        selected = bool(option.state & QStyle.State_Selected)
+        marked = bool(index.data(MarkRole))
+        painter.setPen(QPen(LARGEST, 3) if marked else QPen(palette.mid().color(), 1))
+        painter.setBrush(palette.highlight().color().lighter(170) if selected else palette.base().color())
+        painter.drawRoundedRect(QRectF(card).adjusted(1.5, 1.5, -1.5, -1.5), 6, 6)
+
+        picture = QRect(card.left() + pad, card.top() + pad, self.thumb, self.thumb)
+        pixmap = index.data(Qt.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            size = pixmap.deviceIndependentSize().toSize().scaled(picture.size(), Qt.KeepAspectRatio)
+            target = QRect(0, 0, size.width(), size.height())
+            target.moveCenter(picture.center())
+            painter.drawPixmap(target, pixmap)
+        else:  # still decoding (or unreadable)
+            painter.fillRect(picture, palette.alternateBase())
+
+        metrics = option.fontMetrics
+        text = QRect(card.left() + 2, picture.bottom() + pad, card.width() - 4, 2 * metrics.height())
+        painter.setPen(palette.text().color())
+        lines = str(index.data(Qt.DisplayRole) or "").split("\n")
+        for i, line in enumerate(lines[:2]):
+            line_rect = QRect(text.left(), text.top() + i * metrics.height(), text.width(), metrics.height())
+            if i == 1:
+                painter.setPen(palette.placeholderText().color())
+            painter.drawText(line_rect, Qt.AlignHCenter | Qt.AlignVCenter,
+                             metrics.elidedText(line, Qt.ElideRight, text.width()))
+
+        hop = index.data(HopRole)
+        if self.connectors and hop is not None:
+            area = QRect(card.right() + 1, picture.top(), rect.right() - card.right(), picture.height())
+            self._paint_connector(painter, option, area, float(hop), marked and self._starts_hop(index))
+        painter.restore()
+
+    @staticmethod
+    def _starts_hop(index: QModelIndex | QPersistentModelIndex) -> bool:
+        """A marked row followed by a marked row starts the largest hop."""
+        below = index.siblingAtRow(index.row() + 1)
+        return below.isValid() and bool(below.data(MarkRole))
+
+    def _paint_connector(self, painter: QPainter, option: QStyleOptionViewItem, area: QRect, hop: float,
+                         largest: bool) -> None:
+        y = area.center().y()
+        left, right = area.left() + 3, area.right() - 1
+        colour = LARGEST if largest else ARROW
+        width = 4 if largest else 1.5
+        head = 9 if largest else 6
+        painter.setPen(QPen(colour, width, Qt.SolidLine, Qt.RoundCap))
+        painter.drawLine(QPointF(left, y), QPointF(right - head, y))
+        arrow = QPainterPath(QPointF(right, y))
+        arrow.lineTo(right - head - 2, y - head * 0.7)
+        arrow.lineTo(right - head - 2, y + head * 0.7)
+        arrow.closeSubpath()
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(colour)
+        painter.drawPath(arrow)
+        font = QFont(option.font)
+        font.setBold(largest)
+        painter.setFont(font)
+        painter.setPen(colour)
+        above = QRect(area.left(), y - option.fontMetrics.height() - 6, area.width(), option.fontMetrics.height())
+        painter.drawText(above, Qt.AlignCenter, f"{hop:.2f}")
+        if largest:
+            font.setBold(False)
+            if font.pointSizeF() > 0:
+                font.setPointSizeF(font.pointSizeF() * 0.85)
+            painter.setFont(font)
+            below = QRect(area.left(), y + 8, area.width(), option.fontMetrics.height())
+            painter.drawText(below, Qt.AlignCenter, "largest")
+
+
+class Filmstrip(QListView):
+    """A one-row, horizontally scrolling list of items. Double-click, Enter or the context menu's "Use as
+    query" emit ``use_as_query(item id)``; views add their own per-item actions with :meth:`add_item_action`."""
+
+    use_as_query = Signal(int)
+
+    def __init__(self, model: FilmstripModel, connectors: bool = True, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._actions: list[tuple[str, str, Callable[[int], None]]] = []
+        self.setModel(model)
+        self.setItemDelegate(FilmstripDelegate(THUMB, connectors, self))
+        self.setFlow(QListView.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListView.Static)
+        self.setUniformItemSizes(True)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollPerPixel)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.setSpacing(0)
+        self.setMouseTracking(True)
+        cell = self.itemDelegate().cell_size(self.fontMetrics())
+        self.setMinimumHeight(cell.height() + self.horizontalScrollBar().sizeHint().height() + 2 * self.frameWidth())
+        self.doubleClicked.connect(self._emit)
+
+    def add_item_action(self, text: str, icon: str, callback: Callable[[int], None]) -> None:
+        """An extra context-menu action; ``callback`` gets the item id."""
+        self._actions.append((text, icon, callback))
+
+    def _emit(self, index: QModelIndex | QPersistentModelIndex) -> None:
+        if index.isValid():
+            self.use_as_query.emit(int(index.data(ItemIdRole)))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key_Return, Qt.Key_Enter) and self.currentIndex().isValid():
+            self._emit(self.currentIndex())
+            return
+        super().keyPressEvent(event)
+
+    def menu_for(self, index: QModelIndex | QPersistentModelIndex) -> QMenu | None:
+        """The context menu of one item (None off the items)."""
+        if not index.isValid():
+            return None
+        item_id = int(index.data(ItemIdRole))
+        menu = QMenu(self)
+        action = menu.addAction(qta.icon("fa5s.search"), "Use as query")
+        action.triggered.connect(lambda _checked=False: self.use_as_query.emit(item_id))
+        for text, icon, callback in self._actions:
+            action = menu.addAction(qta.icon(icon), text)
+            action.triggered.connect(lambda _checked=False, cb=callback: cb(item_id))
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        menu = self.menu_for(self.indexAt(event.pos()))
+        if menu is not None:
+            menu.exec(event.globalPos())
+            menu.deleteLater()
+
+
+# --- helpers shared by the path and typicality views ---------------------------------------------------
+def fill_spaces(box: QComboBox, info: dict) -> None:
+    """"full space" plus one entry per attribute type (item data: the engine's space name)."""
+    current = box.currentData()
+    box.clear()
+    box.addItem("full space", FULL)
+    for name in info.get("attributes", []):
+        box.addItem(name, name)
+    box.setCurrentIndex(max(box.findData(current), 0))
+
+
+def select_data(box: QComboBox, value: str) -> None:
+    """Select the entry whose data (or, failing that, text) is ``value``; unknown values are added."""
+    i = box.findData(value)
+    if i < 0:
+        i = box.findText(value)
+    if i < 0:
+        box.addItem(value, value)
+        i = box.count() - 1
+    box.setCurrentIndex(i)
+
+
+def show_error(parent: QWidget, message: str) -> None:
+    """A non-blocking warning dialog; the view keeps running."""
+    box = QMessageBox(QMessageBox.Warning, "Fashion retrieval", message, QMessageBox.Ok, parent)
+    box.setAttribute(Qt.WA_DeleteOnClose)
+    box.open()
+
+
+class _ItemPicker(QWidget):
+    """A catalog item id with a small picture of the item (looked up on the worker thread)."""
+
+    def __init__(self, client: EngineClient, thumbnails: ThumbnailCache, channel: str, parent=None) -> None:
+        super().__init__(parent)
+        self.client, self.thumbnails, self.channel = client, thumbnails, channel
+        self.spin = QSpinBox()
+        self.spin.setRange(0, 2_147_483_647)
+        self.spin.setPrefix("#")
+        self.spin.setMinimumWidth(84)
+        self.picture = QLabel()
+        self.picture.setFixedSize(PREVIEW, PREVIEW)
+        self.picture.setAlignment(Qt.AlignCenter)
+        self.picture.setStyleSheet("border: 1px solid palette(mid); border-radius: 3px;")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.spin)
+        layout.addWidget(self.picture)
+        self.hit: Hit | None = None
+        self._job = 0
+        self.spin.valueChanged.connect(self.lookup)
+        client.result.connect(self._on_result)
+        client.error.connect(self._on_error)
+        thumbnails.ready.connect(self._on_thumbnail)
+
+    def value(self) -> int:
+        return self.spin.value()
+
+    def set_value(self, item_id: int) -> None:
+        if self.spin.value() == item_id:
+            self.lookup()
+        else:
+            self.spin.setValue(item_id)  # valueChanged looks it up
+
+    def lookup(self) -> None:
+        item_id = self.spin.value()
+        self.hit = None
+        self.picture.clear()
+        self.picture.setToolTip("")
+        self._job = self.client.submit(lambda engine: engine.hits([item_id], [0.0])[0], channel=self.channel)
+
+    def _on_result(self, job_id: int, value: object, _seconds: float) -> None:
+        if job_id != self._job or not isinstance(value, Hit):
+            return
+        self.hit = value
+        self.picture.setToolTip(hit_tooltip(value))
+        self._show_picture()
+
+    def _on_error(self, job_id: int, message: str) -> None:
+        if job_id == self._job:
+            self.picture.setText("?")
+            self.picture.setToolTip(message)
+
+    def _on_thumbnail(self, path: str) -> None:
+        if self.hit is not None and str(self.hit.image_path) == path:
+            self._show_picture()
+
+    def _show_picture(self) -> None:
+        pixmap = self.thumbnails.get(str(self.hit.image_path))  # None: shown when it arrives
+        if pixmap is None or pixmap.isNull():
+            return
+        ratio = self.devicePixelRatioF()
+        small = pixmap.scaled(QSize(PREVIEW - 4, PREVIEW - 4) * ratio, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+        small.setDevicePixelRatio(ratio)
+        self.picture.setPixmap(small)
+
+
+# --- the view ------------------------------------------------------------------------------------------
+class PathView(QWidget):
+    """Source item, target (an item or a category), space; "Find path"; the path as a filmstrip with the
+    largest step marked, and a one-line summary."""
+
+    use_as_query = Signal(int)
+
+    def __init__(self, client: EngineClient, thumbnails: ThumbnailCache, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.client, self.thumbnails = client, thumbnails
+        self.result: PathResult | None = None
+        self.last_error: str | None = None
+        self._job = 0  # id of this view's newest path job
+        self._defaults_job = 0
+        self._user_chose = False  # set_source/set_target_item were called: keep the engine's defaults away
+        self.model = FilmstripModel(thumbnails, self)
+        self._build()
+        client.result.connect(self._on_result)
+        client.error.connect(self._on_error)
+
+    def _build(self) -> None:
+        self.source = _ItemPicker(self.client, self.thumbnails, "path-source")
+        self.target_item = _ItemPicker(self.client, self.thumbnails, "path-target")
+        self.item_radio = QRadioButton("item")
+        self.category_radio = QRadioButton("category")
+        self.item_radio.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.item_radio)
+        group.addButton(self.category_radio)
+        self.category_box = QComboBox()
+        self.space_box = QComboBox()
+        self.space_box.addItem("full space", FULL)
+        self.space_box.setToolTip("Walk the k-NN graph of the full embedding or of one attribute's subspace")
+        self.find_button = QPushButton(qta.icon("fa5s.route"), "Find path")
+        self.find_button.clicked.connect(self.find)
+        for picker in (self.source, self.target_item):
+            picker.spin.lineEdit().returnPressed.connect(self.find)
+        self.item_radio.toggled.connect(self._update_target_controls)
+        self.category_box.activated.connect(lambda _i: self.category_radio.setChecked(True))
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("From"))
+        controls.addWidget(self.source)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("to"))
+        controls.addWidget(self.item_radio)
+        controls.addWidget(self.target_item)
+        controls.addSpacing(6)
+        controls.addWidget(self.category_radio)
+        controls.addWidget(self.category_box)
+        controls.addSpacing(12)
+        controls.addWidget(QLabel("in"))
+        controls.addWidget(self.space_box)
+        controls.addStretch(1)
+        controls.addWidget(self.find_button)
+
+        self.strip = Filmstrip(self.model, connectors=True)
+        self.strip.use_as_query.connect(self.use_as_query)
+        self.strip.add_item_action("Path from this item", "fa5s.play", self.set_source)
+        self.strip.add_item_action("Path to this item", "fa5s.flag-checkered", self.set_target_item)
+        self.status = QLabel("Pick a source item and a target item or category, then Find path.")
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.strip, 1)
+        layout.addWidget(self.status)
+        self._update_target_controls()
+
+    def _update_target_controls(self) -> None:
+        by_item = self.item_radio.isChecked()
+        self.target_item.setEnabled(by_item)
+        self.category_box.setEnabled(not by_item)
+
+    # --- public API ------------------------------------------------------------------------------------
+    @property
+    def filmstrip_model(self) -> FilmstripModel:
+        return self.model
+
+    def set_engine_info(self, info: dict) -> None:
+        """Categories and spaces from ``engine.describe()``; a default source and target if none was set."""
+        current = self.category_box.currentText()
+        self.category_box.clear()
+        self.category_box.addItems(info.get("categories", []))
+        if current:
+            self.category_box.setCurrentText(current)
+        fill_spaces(self.space_box, info)
+        if not self._user_chose:
+            self._defaults_job = self.client.submit(_default_ends, channel="path-defaults")
+
+    def set_source(self, item_id: int) -> None:
+        self._user_chose = True
+        self.source.set_value(int(item_id))
+
+    def set_target_item(self, item_id: int) -> None:
+        self._user_chose = True
+        self.item_radio.setChecked(True)
+        self.target_item.set_value(int(item_id))
+
+    def set_target_category(self, category: str) -> None:
+        self.category_radio.setChecked(True)
+        select_data(self.category_box, category)  # an unknown one gets the engine's explanation on Find
+
+    def set_space(self, space: str) -> None:
+        """"full" or an attribute type name."""
+        select_data(self.space_box, space)
+
+    def find(self) -> int:
+        """Submit the path request for the current controls; returns the job id."""
+        source, space = self.source.value(), self.space_box.currentData() or FULL
+        if self.item_radio.isChecked():
+            target, category = self.target_item.value(), None
+            what = f"#{target}"
+        else:
+            target, category = None, self.category_box.currentText()
+            what = f"a typical {category} item"
+        self._job = self.client.submit(
+            lambda engine: engine.path(source, target, target_category=category, space=space), channel="path")
+        self.status.setText(f"Finding a path from #{source} to {what} ({_space_name(space)})\u2026")
+        return self._job
+
+    # --- answers ---------------------------------------------------------------------------------------
+    def _on_result(self, job_id: int, value: object, seconds: float) -> None:
+        if job_id == self._defaults_job and isinstance(value, tuple):
+            if not self._user_chose:
+                self.source.set_value(value[0])
+                self.target_item.set_value(value[1])
+            return
+        if job_id != self._job or not isinstance(value, PathResult):
+            return
+        self.result, self.last_error = value, None
+        self._show(value)
+        self.status.setText(f"{summary(value)} \u00b7 {seconds * 1e3:.0f} ms")
+
+    def _on_error(self, job_id: int, message: str) -> None:
+        if job_id != self._job:
+            return
+        self.result, self.last_error = None, message
+        self.model.clear()
+        self.status.setText("No path: " + message.splitlines()[0])
+        show_error(self, message)
+
+    def _show(self, path: PathResult) -> None:
+        n = len(path.hits)
+        captions, tooltips = [], []
+        for i, hit in enumerate(path.hits):
+            role = "source" if i == 0 else "target" if i == n - 1 else f"step {i}"
+            captions.append(f"{hit.category} #{hit.item_id}\n{role}")
+            hop = (f"hop to #{path.hits[i + 1].item_id}: {path.steps[i]:.3f}" if i < n - 1 else "end of the path")
+            tooltips.append(hit_tooltip(hit, f"{role} &middot; {hop}", f"cosine to the target: {hit.score:.3f}"))
+        largest = path.largest_step
+        marked = (largest, largest + 1) if largest is not None else ()
+        self.model.set_strip(path.hits, captions, tooltips, hops=path.steps, marked=marked)
+        self.strip.horizontalScrollBar().setValue(0)  # from the source, then as little as shows the largest hop
+        if largest is not None:
+            self.strip.scrollTo(self.model.index(largest + 1))
+            self.strip.scrollTo(self.model.index(largest))
+
+
+def _default_ends(engine) -> tuple[int, int]:
+    """A source and a target to start from: the first and the middle gallery item."""
+    ids = engine.gallery.ids
+    return int(ids[0]), int(ids[len(ids) // 2])
+
+
+def _space_name(space: str) -> str:
+    return "full space" if space == FULL else f"{space} space"
+
+
+def summary(path: PathResult) -> str:
+    """"6 steps, largest step 0.83 between #12 and #40; space: colour"."""
+    n = len(path.steps)
+    if n == 0:
+        head = "The source is already the target"
+    else:
+        i = path.largest_step if path.largest_step is not None else max(range(n), key=path.steps.__getitem__)
+        a, b = path.hits[i].item_id, path.hits[i + 1].item_id
+        head = (f"{n} step{'s' if n != 1 else ''}, largest step {path.steps[i]:.2f} between #{a} and #{b}, "
+                f"total {sum(path.steps):.2f}")
+    to = f"; ends at the most typical reachable {path.target_category}" if path.target_category else ""
+    return f"{head}; space: {path.space}{to}"
