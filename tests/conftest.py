@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -46,4 +47,22 @@ def trained_workspace(tmp_path_factory) -> Workspace:
     ws = Workspace(tmp_path_factory.mktemp("trained_ws"))
     build_demo(ws, ENGINE_DEMO)
     ADDETrainer(ws, ADDETrainConfig(**ENGINE_TRAIN), ws.checkpoints / "adde").run()
+    return ws
+
+
+SMALL_UIGR = {"image_size": 48, "embed_dim": 64, "word_dim": 32, "text_hidden": 64, "batch_size": 32,
+              "device": "cpu", "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def composed_workspace(trained_workspace, tmp_path_factory) -> Workspace:
+    """The trained demo workspace plus a UIGR-TIRG model (on the ADDE backbone) and an ADDE-O head
+    (no indexes yet; tests copy it before writing)."""
+    from fashion_gui.training.outfit import OutfitTrainConfig, OutfitTrainer
+    from fashion_gui.training.uigr import UIGRTrainConfig, UIGRTrainer
+
+    ws = Workspace(tmp_path_factory.mktemp("composed_ws") / "ws")
+    shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
+    UIGRTrainer(ws, UIGRTrainConfig(method="uigr-tirg", epochs=6, **SMALL_UIGR), ws.checkpoints / "uigr-tirg").run()
+    OutfitTrainer(ws, OutfitTrainConfig(epochs=6, device="cpu"), ws.checkpoints / "adde-o").run()
     return ws

@@ -142,3 +142,7 @@ class TypicalityResult:
     distances: tuple[float, ...]  # L2 distance of each to the centre, ascending
     category: str
     space: str
+
+    @property
+    def ids(self) -> list[int]:
+        return [h.item_id for h in self.hits]

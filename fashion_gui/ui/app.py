@@ -3,39 +3,68 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from fashion_gui.catalog.store import Catalog, CatalogError
-from fashion_gui.ui.first_run import DemoBuildDialog
+from fashion_gui.ui.app_settings import AppSettings
 from fashion_gui.ui.engine_worker import EngineClient
+from fashion_gui.ui.first_run import DemoBuildDialog
 from fashion_gui.ui.search_window import SearchWindow
+from fashion_gui.ui.style import apply_style
 from fashion_gui.workspace import Workspace, default_workspace
 
 
+def check_workspace(workspace: Workspace) -> str | None:
+    """None when ``workspace`` holds a catalog this version reads; else what is wrong and what to do."""
+    if not workspace.exists():
+        return (f"{workspace.root} is not a workspace (no catalog.sqlite). Create the demo or import a CSV "
+                "from Settings, or start with --workspace pointing at a workspace folder.")
+    try:
+        Catalog.open(workspace.catalog_path).close()
+    except CatalogError as exc:  # another schema version, or not a catalog at all
+        return str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
     parser = argparse.ArgumentParser(prog="fashion-gui", description="Interactive fashion retrieval.")
-    parser.add_argument("--workspace", "-w", default=None, help=f"workspace folder (default {default_workspace()})")
+    parser.add_argument("--workspace", "-w", default=None,
+                        help=f"workspace folder (default: the last one opened, else {default_workspace()})")
+    parser.add_argument("--device", default=None, help="auto | cpu | cuda (default: the last one chosen)")
     args, qt_args = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("fashion-gui")
     app.setOrganizationName("fashion-gui")
-    workspace = Workspace.at(args.workspace)
-    if not workspace.exists():
+    apply_style(app)
+    settings = AppSettings()
+    remembered = settings.workspace
+    if args.workspace is None and remembered is not None and Workspace.at(remembered).exists():
+        workspace = Workspace.at(remembered)
+    else:
+        workspace = Workspace.at(args.workspace)
+    if args.device:
+        settings.device = args.device
+    if not workspace.exists() and args.workspace is None:  # first run: build the demo workspace
         dialog = DemoBuildDialog(workspace)
         if dialog.exec() != QDialog.Accepted:
             QMessageBox.critical(None, "Demo catalog", f"The demo catalog could not be built:\n{dialog.error}")
             return 1
-    try:
-        Catalog.open(workspace.catalog_path).close()
-    except CatalogError as exc:
-        QMessageBox.critical(None, "Cannot open workspace", str(exc))
+    problem = check_workspace(workspace)
+    if problem is not None:
+        QMessageBox.critical(None, "Cannot open workspace", problem)
         return 1
+    settings.workspace = workspace.root
     client = EngineClient()
-    window = SearchWindow(workspace, client, start_with_item=True)
-    window.resize(1400, 860)
+    window = SearchWindow(workspace, client, start_with_item=True, settings=settings)
+    if settings.window_state()[0] is None:
+        window.resize(1400, 860)
     window.show()
-    client.open(workspace)
+    window.open_engine()
+    client.opened.connect(lambda _info: window.statusBar().showMessage(
+        f"ready in {time.perf_counter() - started:.1f} s", 8000))
     try:
         return app.exec()
     finally:

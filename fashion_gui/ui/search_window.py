@@ -1,5 +1,6 @@
 """The interactive search window: a query, attribute edits, text feedback, compatible items, "similar in",
-ranked results that can become the next query, and a session with undo/redo.
+ranked results that can become the next query, a session with undo/redo, recent queries, the style-path
+and typicality views, and the settings pane (device, models, index, workspace, training).
 
 Every model and index call is a job for the engine worker thread (engine_worker.py); only the newest
 answer is shown. The window keeps the session (engine/session.py) and never touches torch itself.
@@ -9,10 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import qtawesome as qta
-from PySide6.QtCore import QBuffer, QIODevice, QSize, Qt
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence, QPixmap
+from PySide6.QtCore import QBuffer, QIODevice, QPoint, QSize, Qt
+from PySide6.QtGui import (
+    QAction,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QComboBox,
+    QDockWidget,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -20,17 +31,22 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMainWindow,
+    QMenu,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
+    QTabWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from fashion_gui.engine import (
     Compatible,
+    EngineConfig,
     Manipulate,
     QueryState,
     Results,
@@ -39,10 +55,14 @@ from fashion_gui.engine import (
     TextFeedback,
 )
 from fashion_gui.catalog.store import Catalog
+from fashion_gui.ui.app_settings import AppSettings, RecentQuery
 from fashion_gui.ui.engine_worker import EngineClient
 from fashion_gui.ui.main_window import MainWindow
+from fashion_gui.ui.path_view import PathView
+from fashion_gui.ui.settings_pane import SettingsPane
 from fashion_gui.ui.results_model import ItemIdRole, ResultsModel
 from fashion_gui.ui.thumbnails import ThumbnailCache
+from fashion_gui.ui.typicality_view import TypicalityView
 from fashion_gui.workspace import Workspace
 
 THUMB = 128
@@ -51,45 +71,70 @@ IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif)"
 
 
 class SearchWindow(QMainWindow):
-    """Query and controls on the left, results on the right, the session breadcrumb above them."""
+    """Query and controls on the left; results, the style path and typicality in tabs on the right; the
+    session breadcrumb above them; the settings pane in a dock (Ctrl+,)."""
 
-    def __init__(self, workspace: Workspace, client: EngineClient, k: int = 30, start_with_item: bool = False) -> None:
+    def __init__(self, workspace: Workspace, client: EngineClient, k: int | None = None,
+                 start_with_item: bool = False, settings: AppSettings | None = None, device: str | None = None,
+                 config: EngineConfig | None = None) -> None:
         super().__init__()
         self.workspace, self.client = workspace, client
+        self.settings = settings  # None: remember nothing (tests)
+        self.device = device or (settings.device if settings else "auto")
+        self.engine_config = config or (settings.engine_config(workspace.root) if settings else EngineConfig())
         self.start_with_item = start_with_item  # show a catalog item as the first query once the engine is open
         self.session = Session()
         self.query: QueryState | None = None
         self.edits: dict[str, str] = {}
         self.last_error: str | None = None
         self.engine_info: dict | None = None
+        self.last_seconds: float | None = None  # the last query's time (worker thread, encode + search)
         self._attribute_boxes: dict[str, QComboBox] = {}
+        self._boxes_query: QueryState | None = None  # the query the combos' items were made for
         self._updating = False
-        self.setWindowTitle(f"Fashion retrieval: {workspace.root.name}")
+        self._job = 0  # id of this window's newest search job
+        self.setObjectName("searchWindow")
         self.setWindowIcon(qta.icon("fa5s.tshirt"))
         self.setAcceptDrops(True)
-        self.thumbnails = ThumbnailCache(THUMB, self.devicePixelRatioF(), self)
-        self.query_thumbnails = ThumbnailCache(QUERY_SIDE, self.devicePixelRatioF(), self)
+        ratio = self.devicePixelRatioF()
+        self.thumbnails = ThumbnailCache(THUMB, ratio, self)
+        self.query_thumbnails = ThumbnailCache(QUERY_SIDE, ratio, self)
         self.query_thumbnails.ready.connect(self._on_query_thumbnail)
         self.results_model = ResultsModel(self.thumbnails, self)
-        self._build(k)
-        self._job = 0  # id of this window's newest search job
+        self._build(k if k is not None else (settings.k if settings else 30))
         client.result.connect(self._on_result)
         client.error.connect(lambda job_id, message: job_id == self._job and self.show_error(message))
         client.opened.connect(self._on_opened)
-        client.open_failed.connect(self.show_error)
-        self.statusBar().showMessage("opening the workspace...")
+        client.open_failed.connect(self._on_open_failed)
+        client.progress.connect(self._on_engine_progress)
+        self._set_title()
+        self.status_engine.setText("opening the workspace...")
+        if settings is not None:
+            geometry, state = settings.window_state()
+            if geometry is not None:
+                self.restoreGeometry(geometry)
+            if state is not None:
+                self.restoreState(state)
 
     # --- layout ------------------------------------------------------------------------------------
     def _build(self, k: int) -> None:
         bar = QToolBar("Session")
+        bar.setObjectName("sessionToolbar")
         bar.setIconSize(QSize(18, 18))
+        bar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         self.addToolBar(bar)
         self.open_action = QAction(qta.icon("fa5s.folder-open"), "Open image...", self, shortcut=QKeySequence.Open)
-        self.paste_action = QAction(qta.icon("fa5s.paste"), "Paste image", self, shortcut=QKeySequence.Paste)
-        self.undo_action = QAction(qta.icon("fa5s.undo"), "Undo", self, shortcut=QKeySequence.Undo)
-        self.redo_action = QAction(qta.icon("fa5s.redo"), "Redo", self, shortcut=QKeySequence.Redo)
+        self.paste_action = QAction(qta.icon("fa5s.paste"), "Paste", self, shortcut=QKeySequence.Paste)
+        self.undo_action = QAction(qta.icon("fa5s.undo"), "Undo", self)
+        self.undo_action.setShortcuts([QKeySequence.Undo, QKeySequence.Back])
+        self.redo_action = QAction(qta.icon("fa5s.redo"), "Redo", self)
+        self.redo_action.setShortcuts([QKeySequence.Redo, QKeySequence.Forward])
         self.focus_text_action = QAction("Text feedback", self, shortcut=QKeySequence("Ctrl+L"))
-        self.browse_action = QAction(qta.icon("fa5s.th"), "Browse the catalog", self, shortcut=QKeySequence("Ctrl+B"))
+        self.focus_results_action = QAction("Go to the results", self, shortcut=QKeySequence("Ctrl+R"))
+        self.browse_action = QAction(qta.icon("fa5s.th"), "Catalog", self, shortcut=QKeySequence("Ctrl+B"))
+        self.browse_action.setToolTip("Browse the catalog (Ctrl+B); double-click an item to query with it")
+        self.settings_action = QAction(qta.icon("fa5s.cog"), "Settings", self, shortcut=QKeySequence("Ctrl+,"))
+        self.settings_action.setCheckable(True)
         self.browse_action.triggered.connect(self.browse_catalog)
         self.browser: MainWindow | None = None
         self.open_action.triggered.connect(self.open_file)
@@ -97,18 +142,37 @@ class SearchWindow(QMainWindow):
         self.undo_action.triggered.connect(self.undo)
         self.redo_action.triggered.connect(self.redo)
         self.focus_text_action.triggered.connect(lambda: self.text_box.setFocus())
-        for action in (self.open_action, self.paste_action, self.browse_action, self.undo_action, self.redo_action):
+        self.focus_results_action.triggered.connect(self.focus_results)
+        self.recent_menu = QMenu("Recent queries", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.recent_button = QToolButton()
+        self.recent_button.setIcon(qta.icon("fa5s.history"))
+        self.recent_button.setText("Recent")
+        self.recent_button.setToolTip("Recent queries")
+        self.recent_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        self.recent_button.setPopupMode(QToolButton.InstantPopup)
+        self.recent_button.setMenu(self.recent_menu)
+        for action in (self.open_action, self.paste_action):
+            bar.addAction(action)
+        bar.addWidget(self.recent_button)
+        for action in (self.browse_action, self.undo_action, self.redo_action):
             bar.addAction(action)
         self.addAction(self.focus_text_action)
+        self.addAction(self.focus_results_action)
         self.breadcrumb = QLabel()
         self.breadcrumb.setTextFormat(Qt.RichText)
         bar.addSeparator()
         bar.addWidget(self.breadcrumb)
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
+                             spacer.sizePolicy().verticalPolicy().Preferred)
+        bar.addWidget(spacer)
+        bar.addAction(self.settings_action)
 
         self.query_label = QLabel("Drop, paste or open a garment image,\nor double-click a result.")
+        self.query_label.setObjectName("queryImage")
         self.query_label.setAlignment(Qt.AlignCenter)
         self.query_label.setFixedSize(QUERY_SIDE, QUERY_SIDE)
-        self.query_label.setStyleSheet("border: 1px dashed #999; color: #666;")
         self.query_caption = QLabel()
         self.query_caption.setWordWrap(True)
         self.attribute_form = QFormLayout()
@@ -122,21 +186,27 @@ class SearchWindow(QMainWindow):
 
         self.text_box = QLineEdit()
         self.text_box.setPlaceholderText('Text feedback, e.g. "change colour to red" (Enter)')
+        self.text_box.setClearButtonEnabled(True)
         self.text_box.returnPressed.connect(self.search_text)
         self.category_box = QComboBox()
         self.compatible_button = QPushButton(qta.icon("fa5s.link"), "Goes with")
+        self.compatible_button.setToolTip("Items of the chosen category that go with the query (UIGR VCR / ADDE-O)")
         self.compatible_button.clicked.connect(self.search_compatible)
         self.similar_box = QComboBox()
         self.similar_button = QPushButton(qta.icon("fa5s.equals"), "Similar in")
+        self.similar_button.setToolTip("Nearest items in one attribute's subspace only (ADDE-C)")
         self.similar_button.clicked.connect(self.search_similar)
         self.k_box = QSpinBox()
         self.k_box.setRange(1, 500)
         self.k_box.setValue(k)
+        self.k_box.setToolTip("Number of results")
 
         left = QVBoxLayout()
-        left.addWidget(self.query_label)
+        left.addWidget(self.query_label, 0, Qt.AlignHCenter)
         left.addWidget(self.query_caption)
-        left.addWidget(QLabel("<b>Attributes</b> (predicted value marked \u25cf)"))
+        title = QLabel("Attributes (predicted value marked \u25cf)")
+        title.setObjectName("sectionTitle")
+        left.addWidget(title)
         left.addWidget(scroll, 1)
         left.addWidget(self.reset_button)
         controls = QHBoxLayout()
@@ -151,40 +221,153 @@ class SearchWindow(QMainWindow):
         self.results = QListView()
         self.results.setViewMode(QListView.IconMode)
         self.results.setResizeMode(QListView.Adjust)
+        self.results.setMovement(QListView.Static)
+        self.results.setUniformItemSizes(True)
         self.results.setIconSize(QSize(THUMB, THUMB))
         self.results.setGridSize(QSize(THUMB + 36, THUMB + 40))
         self.results.setWordWrap(True)
         self.results.setModel(self.results_model)
-        self.results.doubleClicked.connect(lambda index: self.use_as_query(index.data(ItemIdRole)))
+        # "activated": Enter, and a double-click (or the platform's single click); not doubleClicked as well,
+        # which would submit the same query twice
         self.results.activated.connect(lambda index: self.use_as_query(index.data(ItemIdRole)))
+        self.results.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.results.customContextMenuRequested.connect(self._results_menu)
 
-        right = QVBoxLayout()
+        results_tab = QWidget()
+        right = QVBoxLayout(results_tab)
+        right.setContentsMargins(6, 6, 6, 6)
         right.addLayout(controls)
         right.addWidget(self.results, 1)
+        self.path_view = PathView(self.client, self.thumbnails)
+        self.path_view.use_as_query.connect(self.use_as_query)
+        self.typicality_view = TypicalityView(self.client, self.thumbnails)
+        self.typicality_view.use_as_query.connect(self.use_as_query)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(results_tab, qta.icon("fa5s.search"), "Results")
+        self.tabs.addTab(self.path_view, qta.icon("fa5s.route"), "Style path")
+        self.tabs.addTab(self.typicality_view, qta.icon("fa5s.bullseye"), "Typical / atypical")
+
         root = QHBoxLayout()
         left_widget = QWidget()
         left_widget.setLayout(left)
         left_widget.setFixedWidth(QUERY_SIDE + 140)
         root.addWidget(left_widget)
-        root.addLayout(right, 1)
+        root.addWidget(self.tabs, 1)
         central = QWidget()
         central.setLayout(root)
         self.setCentralWidget(central)
+
+        self.settings_pane = SettingsPane(self.workspace, self.device, self.engine_config)
+        self.settings_pane.apply_requested.connect(self.reopen)
+        self.settings_pane.workspace_requested.connect(self.set_workspace)
+        self.settings_dock = QDockWidget("Settings", self)
+        self.settings_dock.setObjectName("settingsDock")
+        self.settings_dock.setWidget(self.settings_pane)
+        self.settings_dock.setAllowedAreas(Qt.RightDockWidgetArea | Qt.LeftDockWidgetArea)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.settings_dock)
+        self.settings_dock.hide()
+        self.settings_action.toggled.connect(self.settings_dock.setVisible)
+        self.settings_dock.visibilityChanged.connect(self.settings_action.setChecked)
+
+        self.status_engine = QLabel()
+        self.status_time = QLabel()
+        self.open_progress = QProgressBar()
+        self.open_progress.setMaximumWidth(220)
+        self.open_progress.setTextVisible(True)
+        self.open_progress.hide()
+        self.statusBar().addWidget(self.status_engine, 1)
+        self.statusBar().addPermanentWidget(self.open_progress)
+        self.statusBar().addPermanentWidget(self.status_time)
         self._update_session_controls()
 
+    def _set_title(self) -> None:
+        self.setWindowTitle(f"Fashion retrieval: {self.workspace.root.name}")
+
+    # --- the engine: open, reopen with other settings, another workspace -----------------------------
+    def open_engine(self) -> None:
+        """Open the workspace with the current device and models (the indexes are built if needed)."""
+        self._job = -1  # answers of jobs made for the previous engine are not shown
+        self.status_engine.setText(f"opening {self.workspace.root} on {self.device}...")
+        self.client.open(self.workspace, self.device, self.engine_config)
+
+    def reopen(self, workspace: Workspace, device: str, config: EngineConfig) -> None:
+        """Settings applied (or a model trained): open the engine again; the current query is re-encoded."""
+        if workspace.root != self.workspace.root:
+            self.set_workspace(workspace)
+        self.device, self.engine_config = device, config
+        if self.settings is not None:
+            self.settings.device = device
+            self.settings.set_engine_config(workspace.root, config)
+        self.open_engine()
+
+    def set_workspace(self, workspace: Workspace) -> None:
+        """Switch to another workspace: a new session, its saved models, the engine reopened."""
+        if self.browser is not None:
+            self.browser.close()
+            self.browser.catalog.close()
+            self.browser = None
+        self.workspace = workspace
+        self.engine_config = self.settings.engine_config(workspace.root) if self.settings else EngineConfig()
+        if self.settings is not None:
+            self.settings.workspace = workspace.root
+        self.settings_pane.set_workspace(workspace, self.engine_config)
+        self.session = Session()
+        self.query, self.edits = None, {}
+        self.results_model.set_hits([])
+        self.query_label.clear()
+        self.query_label.setText("Drop, paste or open a garment image,\nor double-click a result.")
+        self.query_caption.clear()
+        self._clear_attribute_boxes()
+        self._update_session_controls()
+        self._set_title()
+        self.open_engine()
+
+    def _on_engine_progress(self, stage: str, done: int, total: int) -> None:
+        self.open_progress.show()
+        self.open_progress.setMaximum(max(total, 1))
+        self.open_progress.setValue(done)
+        self.open_progress.setFormat(f"{stage} %p%")
+        self.status_engine.setText(f"preparing the search: {stage} ({done}/{total})")
+
+    def _on_open_failed(self, message: str) -> None:
+        self.open_progress.hide()
+        self.status_engine.setText("no workspace open: see Settings (Ctrl+,)")
+        self.show_error(message)
+
     def _on_opened(self, info: dict) -> None:
+        previous = self.engine_info
         self.engine_info = info
+        self.open_progress.hide()
         self.category_box.clear()
         self.category_box.addItems(info["categories"])
         self.similar_box.clear()
         self.similar_box.addItems(info["attributes"])
+        if previous is None or previous.get("attributes") != info["attributes"] or previous.get("values") != info["values"]:
+            self._clear_attribute_boxes()
         composed = info.get("composed") or {}
         if not composed.get("text_model"):  # the engine explains it too, if the user tries
-            self.text_box.setPlaceholderText("Text feedback needs a composed model: fashion train uigr-tirg")
-        self.statusBar().showMessage(f"{info['device']} \u00b7 {info['gallery_items']} items \u00b7 "
-                                     f"model {info['attribute_model']}")
-        if self.start_with_item and self.query is None:
-            k = self.k_box.value()
+            self.text_box.setPlaceholderText("Text feedback needs a composed model: train uigr-tirg in Settings")
+        else:
+            self.text_box.setPlaceholderText('Text feedback, e.g. "change colour to red" (Enter)')
+        self.path_view.set_engine_info(info)
+        self.typicality_view.set_engine_info(info)
+        self.settings_pane.set_engine_info(info)
+        skipped = f" \u00b7 {info['skipped_images']} unreadable images skipped" if info.get("skipped_images") else ""
+        self.status_engine.setText(f"{info['device']} \u00b7 {info['gallery_items']} items \u00b7 "
+                                   f"model {info['attribute_model']}{skipped}")
+        k = self.k_box.value()
+        query = self.query
+        self._job = 0
+        if query is not None:  # the old query state belongs to the previous model: encode it again
+            self.session = Session()
+            if query.item_id is not None:
+                self.use_as_query(query.item_id)
+            elif query.image_path is not None:
+                self.load_image(str(query.image_path))
+            elif query.image is not None:
+                image = query.image
+                self._submit(lambda engine: engine.search(Manipulate(engine.encode(image), {}), k))
+        elif self.start_with_item:
             self._submit(lambda engine: engine.search(
                 Manipulate(engine.query_from_item(int(engine.gallery.ids[len(engine.gallery.ids) // 2])), {}), k))
 
@@ -289,17 +472,51 @@ class SearchWindow(QMainWindow):
     def _on_result(self, job_id: int, value: object, seconds: float) -> None:
         if job_id != self._job or not isinstance(value, Results):
             return
+        new_query = self.query is None or value.request.query is not self.query
         self.session.record(value)
         self._show_turn(value)
-        self.statusBar().showMessage(self._status(value, seconds))
+        self.last_seconds = seconds
+        note = f" \u00b7 {value.note}" if value.note else ""
+        self.status_time.setText(f"{len(value)} results in {seconds * 1e3:.0f} ms{note}")
+        if new_query:
+            self._remember(value.request.query)
 
-    def _status(self, results: Results, seconds: float) -> str:
-        info = self.engine_info or {}
-        note = f" \u00b7 {results.note}" if results.note else ""
-        return (f"{info.get('device', '?')} \u00b7 {info.get('gallery_items', '?')} items \u00b7 "
-                f"{len(results)} results in {seconds * 1e3:.0f} ms{note}")
+    def _remember(self, query: QueryState) -> None:
+        """Add a catalog item or an image file to the recent queries (pasted images are not kept)."""
+        if self.settings is None:
+            return
+        if query.item_id is not None:
+            recent = RecentQuery("item", str(query.item_id), f"item {query.item_id} \u00b7 {query.category}",
+                                 str(query.image_path or ""))
+        elif query.image_path is not None:
+            recent = RecentQuery("file", str(query.image_path), Path(query.image_path).name, str(query.image_path))
+        else:
+            return
+        self.settings.add_recent(self.workspace.root, recent)
+
+    def recent_queries(self) -> list[RecentQuery]:
+        return self.settings.recent(self.workspace.root) if self.settings is not None else []
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_queries()
+        if not recent:
+            self.recent_menu.addAction("No recent queries yet").setEnabled(False)  # a label, not a feature
+            return
+        for r in recent:
+            pixmap = self.thumbnails.get(r.image) if r.image else None
+            icon = QIcon(pixmap) if pixmap is not None and not pixmap.isNull() else QIcon()
+            action = self.recent_menu.addAction(icon, r.label)
+            action.triggered.connect(lambda _checked=False, r=r: self.open_recent(r))
+
+    def open_recent(self, recent: RecentQuery) -> None:
+        if recent.item_id is not None:
+            self.use_as_query(recent.item_id)
+        else:
+            self.load_image(recent.value)
 
     def _show_turn(self, results: Results) -> None:
+        """Show one turn: its query, edits and results (also used by undo/redo)."""
         self.query = results.request.query
         self.edits = dict(results.request.edits) if isinstance(results.request, Manipulate) else {}
         self.results_model.set_hits(results.hits)
@@ -326,8 +543,16 @@ class SearchWindow(QMainWindow):
         if self.query is not None and self.query.image_path is not None and str(self.query.image_path) == path:
             self._show_query()
 
+    def _clear_attribute_boxes(self) -> None:
+        """Another schema or model: the attribute panel is rebuilt for the next query."""
+        while self.attribute_form.rowCount():
+            self.attribute_form.removeRow(0)
+        self._attribute_boxes.clear()
+        self._boxes_query = None
+
     def _show_attributes(self) -> None:
-        """One combo per attribute type: values, the predicted one marked with its confidence, edits shown."""
+        """One combo per attribute type: values, the predicted one marked with its confidence, edits in bold.
+        The items are rebuilt only when the query changes (an edit only moves the selection)."""
         q = self.query
         if q is None:
             return
@@ -339,20 +564,83 @@ class SearchWindow(QMainWindow):
                     box.currentIndexChanged.connect(lambda _i, n=name: self._on_attribute_changed(n))
                     self._attribute_boxes[name] = box
                     self.attribute_form.addRow(name, box)
+                self._boxes_query = None
             values = (self.engine_info or {}).get("values", {})
             for name, box in self._attribute_boxes.items():
-                box.clear()
-                predicted, confidence = q.predicted.get(name, (None, 0.0))
-                box.addItem("\u2014", None)
-                for value in values.get(name, []):
-                    mark = f"  \u25cf {confidence:.0%}" if value == predicted else ""
-                    box.addItem(f"{value}{mark}", value)
+                if self._boxes_query is not q:
+                    box.clear()
+                    predicted, confidence = q.predicted.get(name, (None, 0.0))
+                    box.addItem("\u2014", None)
+                    for value in values.get(name, []):
+                        mark = f"  \u25cf {confidence:.0%}" if value == predicted else ""
+                        box.addItem(f"{value}{mark}", value)
                 shown = self.edits.get(name, q.attributes.get(name))
                 box.setCurrentIndex(max(box.findData(shown), 0))
                 edited = name in self.edits
-                box.setStyleSheet("font-weight: bold;" if edited else "")
+                if box.font().bold() != edited:  # a font, not a per-widget style sheet: those cost ~1 ms each
+                    font = box.font()
+                    font.setBold(edited)
+                    box.setFont(font)
+            self._boxes_query = q
         finally:
             self._updating = False
+
+    # --- results: keyboard and context menu ---------------------------------------------------------
+    def focus_results(self) -> None:
+        """Ctrl+R: the arrow keys move through the results, Enter makes one the next query."""
+        self.tabs.setCurrentIndex(0)
+        self.results.setFocus()
+        if not self.results.currentIndex().isValid() and self.results_model.rowCount():
+            self.results.setCurrentIndex(self.results_model.index(0))
+
+    def results_menu(self, row: int) -> QMenu:
+        """The context menu of one result: use as query, similar in ..., path to here, typical of its category."""
+        hit = self.results_model.hit(row)
+        menu = QMenu(self)
+        menu.addAction(qta.icon("fa5s.search"), "Use as query", lambda: self.use_as_query(hit.item_id))
+        similar = menu.addMenu(qta.icon("fa5s.equals"), "Similar to this in")
+        for name in (self.engine_info or {}).get("attributes", []):
+            similar.addAction(name, lambda n=name: self.similar_to(hit.item_id, n))
+        source = self.path_source()
+        menu.addAction(qta.icon("fa5s.route"), "Style path from the query to here",
+                       lambda: self.show_path(source, hit.item_id))
+        menu.addAction(qta.icon("fa5s.bullseye"), f"Typical and atypical {hit.category}",
+                       lambda: self.show_typicality(hit.category))
+        menu.addAction(qta.icon("fa5s.copy"), f"Copy item id ({hit.item_id})",
+                       lambda: QGuiApplication.clipboard().setText(str(hit.item_id)))
+        return menu
+
+    def _results_menu(self, pos: QPoint) -> None:
+        index = self.results.indexAt(pos)
+        if index.isValid():
+            self.results_menu(index.row()).popup(self.results.viewport().mapToGlobal(pos))
+
+    def similar_to(self, item_id: int, attribute: str) -> None:
+        """A result becomes the query and is searched in one attribute's subspace."""
+        k = self.k_box.value()
+        self._submit(lambda engine: engine.search(SimilarIn(engine.query_from_item(item_id), attribute), k))
+
+    def path_source(self) -> int | None:
+        """Where a style path starts: the query item, or for an uploaded image its nearest catalog item."""
+        if self.query is not None and self.query.item_id is not None:
+            return self.query.item_id
+        if self.session.current is not None and self.session.current.results is not None:
+            hits = self.session.current.results.hits
+            return hits[0].item_id if hits else None
+        return None
+
+    def show_path(self, source: int | None, target: int) -> None:
+        if source is None:
+            self.show_error("A style path starts at a catalog item: query with a catalog item first.")
+            return
+        self.tabs.setCurrentWidget(self.path_view)
+        self.path_view.set_source(source)
+        self.path_view.set_target_item(target)
+        self.path_view.find()
+
+    def show_typicality(self, category: str) -> None:
+        self.tabs.setCurrentWidget(self.typicality_view)
+        self.typicality_view.show_category(category)
 
     def show_error(self, message: str) -> None:
         """A non-blocking dialog; the app keeps running."""
@@ -382,6 +670,14 @@ class SearchWindow(QMainWindow):
         self.breadcrumb.setText(" \u203a ".join(parts))
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        """Remember window, k and device; stop a training run; wait for thumbnail decodes (the app shuts
+        the engine thread down after the event loop ends)."""
+        if self.settings is not None:
+            self.settings.set_window_state(self.saveGeometry(), self.saveState())
+            self.settings.k = self.k_box.value()
+            self.settings.workspace = self.workspace.root
+            self.settings.sync()
+        self.settings_pane.shutdown()
         if self.browser is not None:
             self.browser.close()
             self.browser.catalog.close()

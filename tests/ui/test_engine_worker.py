@@ -69,3 +69,23 @@ def test_a_workspace_that_cannot_be_opened_is_reported(qtbot, tmp_path):
         assert "no workspace is open" in err.args[1]
     finally:
         assert c.shutdown()
+
+
+def test_channels_keep_their_own_newest_answer(qtbot, client):
+    """A path request does not cancel a search (and vice versa); within a channel only the newest counts."""
+    def item_query(engine):
+        return engine.search(Manipulate(engine.query_from_item(int(engine.gallery.ids[3])), {}), k=4)
+
+    def typical(engine):
+        return engine.typicality("shoes")
+
+    answers = {}
+    client.result.connect(lambda job_id, value, seconds: answers.setdefault(job_id, value))
+    stale_search = client.submit(item_query, channel="search")
+    path_job = client.submit(typical, channel="typicality")
+    search_job = client.submit(item_query, channel="search")
+    qtbot.waitUntil(lambda: path_job in answers and search_job in answers, timeout=30_000)
+    qtbot.wait(100)
+    assert stale_search not in answers
+    assert answers[path_job].category == "shoes" and len(answers[search_job].hits) == 4
+    assert client.latest_id("search") == search_job and client.latest_id("typicality") == path_job

@@ -110,3 +110,117 @@ def test_the_catalog_browser_feeds_the_search(qtbot, window):
     browser.view.doubleClicked.emit(index)
     _wait_turns(qtbot, win, 1)
     assert win.query.item_id == item_id and win.query.category == "shoes"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from fashion_gui.ui.app_settings import AppSettings
+
+    return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+
+
+def test_results_context_menu_keyboard_and_recent_queries(qtbot, trained_workspace, tmp_path, settings):
+    from PySide6.QtCore import Qt as _Qt
+
+    ws = Workspace(tmp_path / "ws2")
+    shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
+    client = EngineClient()
+    win = SearchWindow(ws, client, k=9, settings=settings, device="cpu")
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(client.opened, timeout=120_000):
+        win.open_engine()
+    try:
+        win.use_as_query(5)
+        _wait_turns(qtbot, win, 1)
+        menu = win.results_menu(2)
+        labels = [a.text() for a in menu.actions()]
+        assert labels[0] == "Use as query" and "Style path from the query to here" in labels
+        target = win.results_model.hit(2)
+
+        # "similar to this in pattern": the result becomes the query, searched in its pattern subspace
+        similar = next(a for a in menu.actions() if a.menu() is not None).menu()
+        assert [a.text() for a in similar.actions()] == win.engine_info["attributes"]
+        next(a for a in similar.actions() if a.text() == "pattern").trigger()
+        _wait_turns(qtbot, win, 2)
+        assert win.query.item_id == target.item_id and win.session.current.results.space == "subspace:pattern"
+
+        # "path to here": the style-path tab shows a chain from the query item to the chosen result
+        far = win.results_model.hit(8)
+        next(a for a in win.results_menu(8).actions() if a.text().startswith("Style path")).trigger()
+        assert win.tabs.currentWidget() is win.path_view
+        qtbot.waitUntil(lambda: win.path_view.result is not None, timeout=30_000)
+        assert win.path_view.result.ids[0] == target.item_id and win.path_view.result.ids[-1] == far.item_id
+
+        # keyboard: Ctrl+R focuses the results, Down moves, Enter makes the current result the query
+        win.focus_results_action.trigger()
+        assert win.tabs.currentIndex() == 0 and win.results.currentIndex().row() == 0
+        qtbot.keyClick(win.results, _Qt.Key_Right)
+        chosen = win.results.currentIndex().data(ItemIdRole)
+        assert win.results.currentIndex().row() == 1
+        qtbot.keyClick(win.results, _Qt.Key_Return)
+        _wait_turns(qtbot, win, 3)
+        assert win.query.item_id == chosen
+
+        # recent queries: newest first, one entry per item, and they reopen
+        recent = win.recent_queries()
+        assert [r.item_id for r in recent] == [chosen, target.item_id, 5]
+        win.open_recent(recent[2])
+        _wait_turns(qtbot, win, 4)
+        assert win.query.item_id == 5 and [r.item_id for r in win.recent_queries()][:2] == [5, chosen]
+        win._fill_recent_menu()
+        assert len(win.recent_menu.actions()) == 3
+        win.k_box.setValue(17)
+    finally:
+        win.close()
+        assert client.shutdown()
+        assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
+    # closing remembered k, the workspace and the window state for the next start
+    assert settings.k == 17 and settings.workspace == ws.root and settings.window_state()[0] is not None
+
+
+def test_reopening_with_another_model_keeps_the_query(qtbot, trained_workspace, tmp_path, settings):
+    from fashion_gui.engine import EngineConfig
+
+    ws = Workspace(tmp_path / "ws3")
+    shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
+    shutil.copytree(ws.checkpoints / "adde", ws.checkpoints / "adde-copy")
+    client = EngineClient()
+    win = SearchWindow(ws, client, k=6, settings=settings, device="cpu")
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(client.opened, timeout=120_000):
+        win.open_engine()
+    try:
+        win.use_as_query(11)
+        _wait_turns(qtbot, win, 1)
+        before = win.session.current.results.ids
+        with qtbot.waitSignal(client.opened, timeout=120_000) as opened:
+            win.reopen(ws, "cpu", EngineConfig(attribute_model="adde-copy"))  # what Settings > Apply does
+        assert opened.args[0]["attribute_model"] == "adde-copy"
+        qtbot.waitUntil(lambda: len(win.session) == 1 and win.query is not None and win.query.item_id == 11,
+                        timeout=30_000)
+        assert win.session.current.results.ids == before  # same weights: same answer, from the new engine
+        assert "adde-copy" in win.status_engine.text()
+        assert settings.engine_config(ws.root).attribute_model == "adde-copy" and settings.device == "cpu"
+    finally:
+        win.close()
+        assert client.shutdown()
+        assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
+
+
+def test_a_workspace_of_another_version_is_refused_with_a_clear_message(tmp_path, demo_workspace):
+    import sqlite3
+
+    from fashion_gui.ui.app import check_workspace
+
+    assert check_workspace(demo_workspace) is None
+    ws = Workspace(tmp_path / "old")
+    ws.root.mkdir()
+    shutil.copy(demo_workspace.catalog_path, ws.catalog_path)
+    with sqlite3.connect(ws.catalog_path) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    problem = check_workspace(ws)
+    assert "schema version 99" in problem and "rebuild the catalog" in problem
+    assert "not a workspace" in check_workspace(Workspace(tmp_path / "empty"))

@@ -1,0 +1,114 @@
+"""What the app remembers between runs (QSettings): window geometry and state, workspace, device, models,
+k and the recent queries. One small typed wrapper so the keys live in one place."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from fashion_gui.engine import EngineConfig
+
+MAX_RECENT = 12
+
+
+@dataclass(frozen=True)
+class RecentQuery:
+    """A query the user can go back to: a catalog item or an image file (pasted bytes are not kept)."""
+
+    kind: str  # "item" | "file"
+    value: str  # item id or file path
+    label: str  # what the menu shows
+    image: str = ""  # image file for the menu's thumbnail
+
+    @property
+    def item_id(self) -> int | None:
+        return int(self.value) if self.kind == "item" else None
+
+
+class AppSettings:
+    """Typed access to the app's QSettings; tests pass a QSettings on a temporary ini file."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.qsettings = settings if settings is not None else QSettings()
+
+    def _get(self, key: str, default=None):
+        return self.qsettings.value(key, default)
+
+    # --- workspace and engine ----------------------------------------------------------------------
+    @property
+    def workspace(self) -> Path | None:
+        value = self._get("workspace")
+        return Path(value) if value else None
+
+    @workspace.setter
+    def workspace(self, path: Path) -> None:
+        self.qsettings.setValue("workspace", str(path))
+
+    @property
+    def device(self) -> str:
+        return str(self._get("device", "auto"))
+
+    @device.setter
+    def device(self, device: str) -> None:
+        self.qsettings.setValue("device", device)
+
+    def engine_config(self, workspace: Path) -> EngineConfig:
+        """The models chosen for ``workspace`` (a model name means nothing in another workspace)."""
+        raw = self._get(f"engine/{_key(workspace)}")
+        if not raw:
+            return EngineConfig()
+        try:
+            values = json.loads(raw)
+            return EngineConfig(attribute_model=values.get("attribute_model"),
+                                composed_model=values.get("composed_model"),
+                                compatible_model=values.get("compatible_model", "auto"))
+        except (ValueError, TypeError, AttributeError):  # a hand-edited or older value: fall back to defaults
+            return EngineConfig()
+
+    def set_engine_config(self, workspace: Path, config: EngineConfig) -> None:
+        keep = {k: v for k, v in asdict(config).items() if k in ("attribute_model", "composed_model", "compatible_model")}
+        self.qsettings.setValue(f"engine/{_key(workspace)}", json.dumps(keep))
+
+    @property
+    def k(self) -> int:
+        try:
+            return max(1, int(self._get("k", 30)))
+        except (TypeError, ValueError):
+            return 30
+
+    @k.setter
+    def k(self, k: int) -> None:
+        self.qsettings.setValue("k", int(k))
+
+    # --- window --------------------------------------------------------------------------------------
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        return self._get("window/geometry"), self._get("window/state")
+
+    def set_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.qsettings.setValue("window/geometry", geometry)
+        self.qsettings.setValue("window/state", state)
+
+    # --- recent queries ------------------------------------------------------------------------------
+    def recent(self, workspace: Path) -> list[RecentQuery]:
+        raw = self._get(f"recent/{_key(workspace)}")
+        try:
+            return [RecentQuery(**r) for r in json.loads(raw)] if raw else []
+        except (ValueError, TypeError):
+            return []
+
+    def add_recent(self, workspace: Path, query: RecentQuery) -> list[RecentQuery]:
+        """Put ``query`` first (once), keep the newest MAX_RECENT; returns the list."""
+        items = [query] + [r for r in self.recent(workspace) if (r.kind, r.value) != (query.kind, query.value)]
+        items = items[:MAX_RECENT]
+        self.qsettings.setValue(f"recent/{_key(workspace)}", json.dumps([asdict(r) for r in items]))
+        return items
+
+    def sync(self) -> None:
+        self.qsettings.sync()
+
+
+def _key(workspace: Path) -> str:
+    """A settings key for a folder (QSettings treats '/' as a group separator)."""
+    return str(Path(workspace)).replace("/", "|").replace("\\", "|")
