@@ -11,6 +11,7 @@ from pathlib import Path
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.demo.render import benchmark_render
 from fashion_gui.cli import bench_composed, bench_index, bench_train
+from fashion_gui.cli.catalog import add_workspace_arg
 from fashion_gui.workspace import Workspace
 
 
@@ -27,6 +28,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_train.register(cmds)
     bench_index.register(cmds)
     bench_composed.register(cmds)
+    u = cmds.add_parser("ui", help="app responsiveness: click to results painted (p50/p95) and cold start")
+    add_workspace_arg(u)
+    u.add_argument("--clicks", type=int, default=60, help="attribute picks to time")
+    u.add_argument("--k", type=int, default=30, help="results per query (what the window shows)")
+    u.add_argument("--cold-runs", type=int, default=3, help="fresh processes for the cold start (0: skip)")
+    u.add_argument("--device", default="auto")
+    u.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    u.set_defaults(func=cmd_ui)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen needed; Qt still paints the widgets
+    from fashion_gui.ui import bench_ui  # Qt stays under fashion_gui/ui (DESIGN.md layering)
+
+    ws = Workspace.at(args.workspace)
+    if not ws.exists():
+        raise ValueError(f"{ws.root} has no catalog.sqlite; create it with `fashion catalog demo -w {ws.root}` "
+                         "and train a model first (or run fashion-gui once)")
+    figures = {"benchmark": "ui", "cores": os.cpu_count(), "workspace": str(ws.root),
+               **bench_ui.click_latency(ws, clicks=args.clicks, k=args.k, device=args.device)}
+    if args.cold_runs > 0:
+        figures["cold_start"] = bench_ui.cold_start(ws, runs=args.cold_runs, device=args.device)
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+    return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
