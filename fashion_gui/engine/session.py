@@ -29,12 +29,13 @@ class Turn:
     def label(self) -> str:
         """A short breadcrumb caption."""
         r = self.request
+        only = f" ({r.category} only)" if getattr(r, "category", None) else ""
         if isinstance(r, Manipulate):
-            return ", ".join(f"{k}={v}" for k, v in r.edits.items()) or "similar"
+            return (", ".join(f"{k}={v}" for k, v in r.edits.items()) or "similar") + only
         if isinstance(r, SimilarIn):
-            return f"similar in {r.attribute}"
+            return f"similar in {r.attribute}{only}"
         if isinstance(r, TextFeedback):
-            return f"\u201c{r.text}\u201d"
+            return f"\u201c{r.text}\u201d{only}"
         if isinstance(r, Compatible):
             return f"{r.target_category} to go with it"
         return self.query.source or "query"

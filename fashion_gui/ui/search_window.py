@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QPixmap,
 )
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QFileDialog,
@@ -183,6 +184,10 @@ class SearchWindow(QMainWindow):
         scroll.setWidget(attributes)
         self.reset_button = QPushButton(qta.icon("fa5s.eraser"), "Reset edits")
         self.reset_button.clicked.connect(self.reset_edits)
+        self.same_category = QCheckBox("Same category only")
+        self.same_category.setToolTip("Keep the garment type: search only items of the query's category "
+                                      "(edits, similar in, text feedback)")
+        self.same_category.toggled.connect(lambda _on: self.search_edits())
 
         self.text_box = QLineEdit()
         self.text_box.setPlaceholderText('Text feedback, e.g. "change colour to red" (Enter)')
@@ -208,6 +213,7 @@ class SearchWindow(QMainWindow):
         title.setObjectName("sectionTitle")
         left.addWidget(title)
         left.addWidget(scroll, 1)
+        left.addWidget(self.same_category)
         left.addWidget(self.reset_button)
         controls = QHBoxLayout()
         controls.addWidget(self.text_box, 3)
@@ -222,9 +228,10 @@ class SearchWindow(QMainWindow):
         self.results.setViewMode(QListView.IconMode)
         self.results.setResizeMode(QListView.Adjust)
         self.results.setMovement(QListView.Static)
-        self.results.setUniformItemSizes(True)
         self.results.setIconSize(QSize(THUMB, THUMB))
         self.results.setGridSize(QSize(THUMB + 36, THUMB + 40))
+        self.results_model.item_size = QSize(THUMB + 30, THUMB + 34)
+        self.results.setUniformItemSizes(True)
         self.results.setWordWrap(True)
         self.results.setModel(self.results_model)
         # "activated": Enter, and a double-click (or the platform's single click); not doubleClicked as well,
@@ -265,6 +272,8 @@ class SearchWindow(QMainWindow):
         self.settings_dock.setWidget(self.settings_pane)
         self.settings_dock.setAllowedAreas(Qt.RightDockWidgetArea | Qt.LeftDockWidgetArea)
         self.addDockWidget(Qt.RightDockWidgetArea, self.settings_dock)
+        self.settings_dock.setFloating(True)  # a tool window of its own by default (drag it in to dock it)
+        self.settings_dock.resize(1000, 720)
         self.settings_dock.hide()
         self.settings_action.toggled.connect(self.settings_dock.setVisible)
         self.settings_dock.visibilityChanged.connect(self.settings_action.setChecked)
@@ -441,8 +450,8 @@ class SearchWindow(QMainWindow):
     def search_edits(self) -> None:
         if self.query is None:
             return
-        query, edits, k = self.query, dict(self.edits), self.k_box.value()
-        self._submit(lambda engine: engine.search(Manipulate(query, edits), k))
+        query, edits, k, category = self.query, dict(self.edits), self.k_box.value(), self._category_filter()
+        self._submit(lambda engine: engine.search(Manipulate(query, edits, category), k))
 
     def reset_edits(self) -> None:
         self.edits.clear()
@@ -453,8 +462,8 @@ class SearchWindow(QMainWindow):
         text = self.text_box.text().strip()
         if self.query is None or not text:
             return
-        query, k = self.query, self.k_box.value()
-        self._submit(lambda engine: engine.search(TextFeedback(query, text), k))
+        query, k, category = self.query, self.k_box.value(), self._category_filter()
+        self._submit(lambda engine: engine.search(TextFeedback(query, text, category), k))
 
     def search_compatible(self) -> None:
         if self.query is None:
@@ -466,7 +475,11 @@ class SearchWindow(QMainWindow):
         if self.query is None:
             return
         query, attribute, k = self.query, self.similar_box.currentText(), self.k_box.value()
-        self._submit(lambda engine: engine.search(SimilarIn(query, attribute), k))
+        category = self._category_filter()
+        self._submit(lambda engine: engine.search(SimilarIn(query, attribute, category), k))
+
+    def _category_filter(self) -> str | None:
+        return self.query.category if self.same_category.isChecked() and self.query is not None else None
 
     # --- answers -------------------------------------------------------------------------------------
     def _on_result(self, job_id: int, value: object, seconds: float) -> None:

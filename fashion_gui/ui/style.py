@@ -1,5 +1,6 @@
 """The app's look: Fusion with a light palette and one small stylesheet (kept here, not in every widget).
-Combo and spin boxes are left to Fusion: a border rule on them makes Qt draw their arrows unstyled."""
+Combo and spin boxes and list items are left to Fusion and the palette: a rule on them makes Qt draw their
+arrows unstyled, or lay out icon-mode items without room for the icon."""
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
@@ -17,7 +18,6 @@ QPushButton:default {{ border-color: {ACCENT}; }}
 QLineEdit {{ padding: 3px 5px; border: 1px solid #c7ccd3; border-radius: 4px; background: #ffffff; }}
 QLineEdit:focus {{ border-color: {ACCENT}; }}
 QListView {{ background: #ffffff; border: 1px solid #dde1e6; border-radius: 4px; }}
-QListView::item:selected {{ background: #dbe6fb; color: #111; border-radius: 4px; }}
 QTabWidget::pane {{ border: 1px solid #dde1e6; border-radius: 4px; background: #ffffff; }}
 QTabBar::tab {{ padding: 5px 12px; }}
 QTabBar::tab:selected {{ color: {ACCENT}; border-bottom: 2px solid {ACCENT}; }}

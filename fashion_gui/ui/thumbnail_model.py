@@ -5,7 +5,7 @@ thumbnail arrives; captions and tooltips are computed once per reset, so paintin
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
 
 from fashion_gui.ui.thumbnails import ThumbnailCache
 
@@ -18,6 +18,8 @@ class ThumbnailListModel(QAbstractListModel):
 
     def __init__(self, thumbnails: ThumbnailCache, parent=None) -> None:
         super().__init__(parent)
+        self.item_size: QSize | None = None  # a fixed cell size: rows lay out the same before and after
+        #                                      their thumbnail arrives (and allows uniform item sizes)
         self._thumbs = thumbnails
         self._ids: list[int] = []
         self._paths: list[str] = []
@@ -45,6 +47,8 @@ class ThumbnailListModel(QAbstractListModel):
             return self._tooltips[row]
         if role == ItemIdRole:
             return self._ids[row]
+        if role == Qt.SizeHintRole and self.item_size is not None:
+            return self.item_size
         return self.row_data(row, role)
 
     def row_data(self, row: int, role: int):

@@ -77,6 +77,16 @@ def test_drop_a_query_edit_an_attribute_then_undo_and_redo(qtbot, window):
     _wait_turns(qtbot, win, 3)
     assert win.query.item_id == next_id and not win.redo_action.isEnabled()
 
+    # "same category only" keeps the garment type for the edits
+    box = win._attribute_boxes["colour"]
+    box.setCurrentIndex(box.findData(new))
+    _wait_turns(qtbot, win, 4)
+    win.same_category.setChecked(True)
+    _wait_turns(qtbot, win, 5)
+    hits = [win.results_model.hit(r) for r in range(win.results_model.rowCount())]
+    assert len(hits) == 12 and all(h.category == win.query.category for h in hits)
+    assert win.session.current.request.category == win.query.category and win.edits == {"colour": new}
+
 
 def test_similar_in_and_errors_are_dialogs_not_crashes(qtbot, window, tmp_path):
     win = window
