@@ -234,3 +234,40 @@ def test_a_workspace_of_another_version_is_refused_with_a_clear_message(tmp_path
     problem = check_workspace(ws)
     assert "schema version 99" in problem and "rebuild the catalog" in problem
     assert "not a workspace" in check_workspace(Workspace(tmp_path / "empty"))
+
+
+def test_a_model_trained_from_the_settings_pane_becomes_the_search_model(qtbot, trained_workspace, tmp_path):
+    """Settings > Training: one epoch in a child process; when it ends the window reopens the engine with
+    the new checkpoint (its gallery encoded and indexes built, with progress) and re-runs the query."""
+    ws = Workspace(tmp_path / "ws4")
+    shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
+    client = EngineClient()
+    win = SearchWindow(ws, client, k=6, device="cpu")
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(client.opened, timeout=120_000):
+        win.open_engine()
+    stages = []
+    client.progress.connect(lambda stage, done, total: stages.append(stage))
+    try:
+        win.use_as_query(7)
+        _wait_turns(qtbot, win, 1)
+        win.settings_action.trigger()
+        assert win.settings_dock.isVisible()
+        pane = win.settings_pane
+        assert pane.activate_check.isChecked()
+        small = ["--manip-epochs", "1", "--image-size", "32", "--d", "16", "--batch-size", "64", "--device", "cpu"]
+        with qtbot.waitSignal(client.opened, timeout=240_000) as opened:
+            assert pane.start_training("adde", 1, small, name="adde-1ep")
+        assert opened.args[0]["attribute_model"] == "adde-1ep"
+        assert opened.args[0]["indexes"]["full"]["status"] == "built"
+        assert any("encode" in s for s in stages)  # the new model's gallery features, reported as progress
+        qtbot.waitUntil(lambda: len(win.session) == 1 and win.query is not None and win.query.item_id == 7,
+                        timeout=30_000)
+        assert win.query.embedding.shape == (16 * len(win.engine_info["attributes"]),)  # the new model's space
+        assert "adde-1ep" in win.status_engine.text() and not win.open_progress.isVisible()
+        assert pane.attribute_box.currentData() == "adde-1ep"
+    finally:
+        win.close()
+        assert client.shutdown()
+        assert pane.run is None or not pane.run.is_running()
+        assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
