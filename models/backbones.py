@@ -22,7 +22,6 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
-import torchvision
 
 BackboneFactory = Callable[..., nn.Module]
 
@@ -121,10 +120,18 @@ def _preview(keys: Sequence[str], limit: int = 8) -> str:
     return f"[{shown}{more}]"
 
 
+def _tv_models():
+    """torchvision.models, imported on first use: it takes ~3 s to import and the default compact backbone
+    (and so the app's cold start) does not need it."""
+    import torchvision.models
+
+    return torchvision.models
+
+
 def _torchvision_state_dict(arch: str) -> dict:
     """Torchvision's default weights for ``arch`` (downloads); a RuntimeError that says what to do on failure."""
     try:
-        weights = torchvision.models.get_model_weights(arch).DEFAULT
+        weights = _tv_models().get_model_weights(arch).DEFAULT
         return weights.get_state_dict(progress=False)
     except Exception as exc:  # network / cache failures of the download
         raise RuntimeError(
@@ -146,7 +153,7 @@ class AlexNetFc7(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        net = torchvision.models.alexnet(weights=None)
+        net = _tv_models().alexnet(weights=None)
         self.features = net.features
         self.avgpool = net.avgpool
         self.classifier = net.classifier[:5]  # dropout, fc6, relu, dropout, fc7 (no final relu)
@@ -165,7 +172,7 @@ class ResNetPooled(nn.Module):
 
     def __init__(self, arch: str) -> None:
         super().__init__()
-        net = getattr(torchvision.models, arch)(weights=None)
+        net = getattr(_tv_models(), arch)(weights=None)
         self.conv1, self.bn1, self.relu, self.maxpool = net.conv1, net.bn1, net.relu, net.maxpool
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.avgpool = net.avgpool

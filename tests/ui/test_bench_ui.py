@@ -17,6 +17,7 @@ def test_bench_ui_measures_clicks_and_a_cold_start(qtbot, trained_workspace, tmp
     assert main(["bench", "ui", "-w", str(ws.root), "--clicks", "6", "--k", "12", "--cold-runs", "1",
                  "--device", "cpu", "--json", str(out)]) == 0
     figures = json.loads(out.read_text())
+    assert figures["python_reference_loop_ms"] > 0
     assert figures["clicks"] == 6 and figures["gallery_items"] == 600 and figures["qpa_platform"] == "offscreen"
     clicks = figures["click_to_results_painted_ms"]
     assert 0 < clicks["p50"] <= clicks["p95"] <= clicks["max"]
