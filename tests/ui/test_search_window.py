@@ -9,25 +9,13 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 
 from fashion_gui.catalog.store import Catalog  # noqa: E402
-from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
 from fashion_gui.ui.results_model import ItemIdRole  # noqa: E402
-from fashion_gui.ui.search_window import SearchWindow  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
 
 
 @pytest.fixture
-def window(qtbot, trained_workspace, tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
-    client = EngineClient()
-    win = SearchWindow(ws, client, k=12)
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(client.opened, timeout=120_000):
-        client.open(ws, "cpu")
-    yield win
-    win.close()
-    assert client.shutdown() and not client.thread.isRunning()
-    assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
+def window(open_window, trained_workspace):
+    return open_window(trained_workspace, k=12)
 
 
 def _wait_turns(qtbot, win, n):
@@ -131,17 +119,9 @@ def settings(tmp_path):
     return AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
 
 
-def test_results_context_menu_keyboard_and_recent_queries(qtbot, trained_workspace, tmp_path, settings):
-    from PySide6.QtCore import Qt as _Qt
-
-    ws = Workspace(tmp_path / "ws2")
-    shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
-    client = EngineClient()
-    win = SearchWindow(ws, client, k=9, settings=settings, device="cpu")
-    qtbot.addWidget(win)
+def test_results_context_menu_keyboard_and_recent_queries(qtbot, open_window, trained_workspace, settings):
+    win = open_window(trained_workspace, k=9, settings=settings)
     win.show()
-    with qtbot.waitSignal(client.opened, timeout=120_000):
-        win.open_engine()
     try:
         win.use_as_query(5)
         _wait_turns(qtbot, win, 1)
@@ -167,10 +147,10 @@ def test_results_context_menu_keyboard_and_recent_queries(qtbot, trained_workspa
         # keyboard: Ctrl+R focuses the results, Down moves, Enter makes the current result the query
         win.focus_results_action.trigger()
         assert win.tabs.currentIndex() == 0 and win.results.currentIndex().row() == 0
-        qtbot.keyClick(win.results, _Qt.Key_Right)
+        qtbot.keyClick(win.results, Qt.Key_Right)
         chosen = win.results.currentIndex().data(ItemIdRole)
         assert win.results.currentIndex().row() == 1
-        qtbot.keyClick(win.results, _Qt.Key_Return)
+        qtbot.keyClick(win.results, Qt.Key_Return)
         _wait_turns(qtbot, win, 3)
         assert win.query.item_id == chosen
 
@@ -185,39 +165,28 @@ def test_results_context_menu_keyboard_and_recent_queries(qtbot, trained_workspa
         win.k_box.setValue(17)
     finally:
         win.close()
-        assert client.shutdown()
-        assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
     # closing remembered k, the workspace and the window state for the next start
-    assert settings.k == 17 and settings.workspace == ws.root and settings.window_state()[0] is not None
+    assert settings.k == 17 and settings.workspace == win.workspace.root and settings.window_state()[0] is not None
 
 
-def test_reopening_with_another_model_keeps_the_query(qtbot, trained_workspace, tmp_path, settings):
+def test_reopening_with_another_model_keeps_the_query(qtbot, open_window, trained_workspace, settings):
     from fashion_gui.engine import EngineConfig
 
-    ws = Workspace(tmp_path / "ws3")
-    shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
+    win = open_window(trained_workspace, k=6, settings=settings)
+    ws = win.workspace
     shutil.copytree(ws.checkpoints / "adde", ws.checkpoints / "adde-copy")
-    client = EngineClient()
-    win = SearchWindow(ws, client, k=6, settings=settings, device="cpu")
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(client.opened, timeout=120_000):
-        win.open_engine()
-    try:
-        win.use_as_query(11)
-        _wait_turns(qtbot, win, 1)
-        before = win.session.current.results.ids
-        with qtbot.waitSignal(client.opened, timeout=120_000) as opened:
-            win.reopen(ws, "cpu", EngineConfig(attribute_model="adde-copy"))  # what Settings > Apply does
-        assert opened.args[0]["attribute_model"] == "adde-copy"
-        qtbot.waitUntil(lambda: len(win.session) == 1 and win.query is not None and win.query.item_id == 11,
-                        timeout=30_000)
-        assert win.session.current.results.ids == before  # same weights: same answer, from the new engine
-        assert "adde-copy" in win.status_engine.text()
-        assert settings.engine_config(ws.root).attribute_model == "adde-copy" and settings.device == "cpu"
-    finally:
-        win.close()
-        assert client.shutdown()
-        assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
+    client = win.client
+    win.use_as_query(11)
+    _wait_turns(qtbot, win, 1)
+    before = win.session.current.results.ids
+    with qtbot.waitSignal(client.opened, timeout=120_000) as opened:
+        win.reopen(ws, "cpu", EngineConfig(attribute_model="adde-copy"))  # what Settings > Apply does
+    assert opened.args[0]["attribute_model"] == "adde-copy"
+    qtbot.waitUntil(lambda: len(win.session) == 1 and win.query is not None and win.query.item_id == 11,
+                    timeout=30_000)
+    assert win.session.current.results.ids == before  # same weights: same answer, from the new engine
+    assert "adde-copy" in win.status_engine.text()
+    assert settings.engine_config(ws.root).attribute_model == "adde-copy" and settings.device == "cpu"
 
 
 def test_a_workspace_of_another_version_is_refused_with_a_clear_message(tmp_path, demo_workspace):
@@ -236,38 +205,27 @@ def test_a_workspace_of_another_version_is_refused_with_a_clear_message(tmp_path
     assert "not a workspace" in check_workspace(Workspace(tmp_path / "empty"))
 
 
-def test_a_model_trained_from_the_settings_pane_becomes_the_search_model(qtbot, trained_workspace, tmp_path):
+def test_a_model_trained_from_the_settings_pane_becomes_the_search_model(qtbot, open_window, trained_workspace):
     """Settings > Training: one epoch in a child process; when it ends the window reopens the engine with
     the new checkpoint (its gallery encoded and indexes built, with progress) and re-runs the query."""
-    ws = Workspace(tmp_path / "ws4")
-    shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
-    client = EngineClient()
-    win = SearchWindow(ws, client, k=6, device="cpu")
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(client.opened, timeout=120_000):
-        win.open_engine()
+    win = open_window(trained_workspace, k=6)
+    client = win.client
     stages = []
     client.progress.connect(lambda stage, done, total: stages.append(stage))
-    try:
-        win.use_as_query(7)
-        _wait_turns(qtbot, win, 1)
-        win.settings_action.trigger()
-        assert win.settings_dock.isVisible()
-        pane = win.settings_pane
-        assert pane.activate_check.isChecked()
-        small = ["--manip-epochs", "1", "--image-size", "32", "--d", "16", "--batch-size", "64", "--device", "cpu"]
-        with qtbot.waitSignal(client.opened, timeout=240_000) as opened:
-            assert pane.start_training("adde", 1, small, name="adde-1ep")
-        assert opened.args[0]["attribute_model"] == "adde-1ep"
-        assert opened.args[0]["indexes"]["full"]["status"] == "built"
-        assert any("encode" in s for s in stages)  # the new model's gallery features, reported as progress
-        qtbot.waitUntil(lambda: len(win.session) == 1 and win.query is not None and win.query.item_id == 7,
-                        timeout=30_000)
-        assert win.query.embedding.shape == (16 * len(win.engine_info["attributes"]),)  # the new model's space
-        assert "adde-1ep" in win.status_engine.text() and not win.open_progress.isVisible()
-        assert pane.attribute_box.currentData() == "adde-1ep"
-    finally:
-        win.close()
-        assert client.shutdown()
-        assert pane.run is None or not pane.run.is_running()
-        assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
+    win.use_as_query(7)
+    _wait_turns(qtbot, win, 1)
+    win.settings_action.trigger()
+    assert win.settings_dock.isVisible()
+    pane = win.settings_pane
+    assert pane.activate_check.isChecked()
+    small = ["--manip-epochs", "1", "--image-size", "32", "--d", "16", "--batch-size", "64", "--device", "cpu"]
+    with qtbot.waitSignal(client.opened, timeout=240_000) as opened:
+        assert pane.start_training("adde", 1, small, name="adde-1ep")
+    assert opened.args[0]["attribute_model"] == "adde-1ep"
+    assert opened.args[0]["indexes"]["full"]["status"] == "built"
+    assert any("encode" in s for s in stages)  # the new model's gallery features, reported as progress
+    qtbot.waitUntil(lambda: len(win.session) == 1 and win.query is not None and win.query.item_id == 7,
+                    timeout=30_000)
+    assert win.query.embedding.shape == (16 * len(win.engine_info["attributes"]),)  # the new model's space
+    assert "adde-1ep" in win.status_engine.text() and not win.open_progress.isVisible()
+    assert pane.attribute_box.currentData() == "adde-1ep"

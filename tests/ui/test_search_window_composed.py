@@ -1,7 +1,6 @@
 """Text feedback and a target category in the search window, against a small real engine with a UIGR
 model and an ADDE-O head (tests/conftest.py composed_workspace)."""
 import os
-import shutil
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -9,24 +8,11 @@ import pytest  # noqa: E402
 
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.engine import Compatible, TextFeedback  # noqa: E402
-from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
-from fashion_gui.ui.search_window import SearchWindow  # noqa: E402
-from fashion_gui.workspace import Workspace  # noqa: E402
 
 
 @pytest.fixture
-def window(qtbot, composed_workspace, tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    shutil.copytree(composed_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
-    client = EngineClient()
-    win = SearchWindow(ws, client, k=10, device="cpu")
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(client.opened, timeout=120_000):
-        win.open_engine()
-    yield win
-    win.close()
-    assert client.shutdown() and not client.thread.isRunning()
-    assert win.thumbnails.wait(5000) and win.query_thumbnails.wait(5000)
+def window(open_window, composed_workspace):
+    return open_window(composed_workspace, k=10)
 
 
 def _results(win):
