@@ -229,3 +229,22 @@ def test_a_model_trained_from_the_settings_pane_becomes_the_search_model(qtbot, 
     assert win.query.embedding.shape == (16 * len(win.engine_info["attributes"]),)  # the new model's space
     assert "adde-1ep" in win.status_engine.text() and not win.open_progress.isVisible()
     assert pane.attribute_box.currentData() == "adde-1ep"
+
+
+def test_a_workspace_without_a_model_gives_a_dialog_and_the_window_keeps_running(qtbot, demo_workspace, tmp_path):
+    from fashion_gui.ui.engine_worker import EngineClient
+    from fashion_gui.ui.search_window import SearchWindow
+
+    ws = Workspace(tmp_path / "untrained")
+    shutil.copytree(demo_workspace.root, ws.root)
+    client = EngineClient()
+    win = SearchWindow(ws, client, device="cpu")
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(client.open_failed, timeout=60_000):
+        win.open_engine()
+    assert "fashion train" in win.last_error and "Settings" in win.status_engine.text()
+    win.use_as_query(3)  # nothing to search with: a message, not a crash
+    qtbot.waitUntil(lambda: "no workspace is open" in win.last_error, timeout=10_000)
+    assert len(win.session) == 0
+    win.close()
+    assert client.shutdown()
