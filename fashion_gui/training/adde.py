@@ -28,8 +28,8 @@ from fashion_gui.training.adde_model import ADDEModel, build_head
 from fashion_gui.training.adde_eval import attribute_metrics, manipulation_metrics
 from fashion_gui.training.checkpoint import atomic_torch_save, save_checkpoint
 from fashion_gui.training.data import BatchPreprocessor, load_item_images
-from fashion_gui.training.device import resolve_device
 from fashion_gui.training.events import Callback, TrainEvent
+from fashion_gui.training.trainer import Trainer
 from fashion_gui.workspace import Workspace
 from models.grl import GRLDisentanglementLoss, adaptive_reversal_weight
 from models.losses import (
@@ -109,20 +109,12 @@ def init_memory_from_prototypes(model: ADDEModel, train: ImageBank, prep: BatchP
                                              torch.from_numpy(train.labels).to(model.device))
 
 
-class ADDETrainer:
+class ADDETrainer(Trainer):
     """Runs both stages, validates every epoch, checkpoints atomically, reports through callbacks."""
 
     def __init__(self, workspace: Workspace, config: ADDETrainConfig, out_dir: Path,
                  callbacks: list[Callback] | None = None) -> None:
-        self.workspace, self.config, self.out_dir = workspace, config, Path(out_dir)
-        self.callbacks = callbacks or []
-        self.device = resolve_device(config.device)
-        self.cuda = self.device.type == "cuda"
-        torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.catalog = Catalog.open(workspace.catalog_path)
-        self.schema = self.catalog.schema
+        super().__init__(workspace, config, out_dir, callbacks)
         self.sizes = self.schema.sizes
         self.model = ADDEModel.create(self.schema, backbone=config.backbone, d=config.d,
                                       pretrained=config.pretrained, backbone_weights=config.backbone_weights,
@@ -143,13 +135,6 @@ class ADDETrainer:
         self._best: tuple[float, dict | None, dict] = (-1.0, None, {})  # (score, weights, metrics) of this stage
 
     # --- plumbing ----------------------------------------------------------------------------------
-    def emit(self, event: TrainEvent) -> None:
-        for cb in self.callbacks:
-            cb(event)
-
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp)
-
     def _step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()

@@ -45,8 +45,8 @@ from fashion_gui.training.checkpoint import (
     save_checkpoint,
 )
 from fashion_gui.training.data import BatchPreprocessor
-from fashion_gui.training.device import resolve_device
 from fashion_gui.training.events import Callback, TrainEvent
+from fashion_gui.training.trainer import Trainer
 from fashion_gui.training.uigr_eval import (
     MAP_K,
     ComposedBank,
@@ -211,20 +211,14 @@ def outfit_vcr_metrics(model: OutfitRetrieval, projected: np.ndarray, categories
                     "in_category": _figures(in_cat, triplets.target, ks)}}
 
 
-class OutfitTrainer:
+class OutfitTrainer(Trainer):
     """Trains the ADDE-O head on frozen ADDE chunks; validates, checkpoints atomically, reports events."""
 
     stage = "outfit"
 
     def __init__(self, workspace: Workspace, config: OutfitTrainConfig, out_dir: Path,
                  callbacks: list[Callback] | None = None) -> None:
-        self.workspace, self.config, self.out_dir = workspace, config, Path(out_dir)
-        self.callbacks = callbacks or []
-        self.device = resolve_device(config.device)
-        torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
-        self.catalog = Catalog.open(workspace.catalog_path)
-        self.schema = self.catalog.schema
+        super().__init__(workspace, config, out_dir, callbacks)
         self.adde_path = resolve_adde(workspace, config.adde_checkpoint)
         try:
             adde_ckpt = load_checkpoint(self.adde_path, expected_schema=self.schema.to_dict())
@@ -244,10 +238,6 @@ class OutfitTrainer:
         self.loss = OutfitRankingLoss(config.margin)
         self.prep = BatchPreprocessor(self.device)
         self._best: tuple[float, dict | None, dict] = (-1.0, None, {})
-
-    def emit(self, event: TrainEvent) -> None:
-        for cb in self.callbacks:
-            cb(event)
 
     def retrieval(self) -> OutfitRetrieval:
         return OutfitRetrieval(self.head, self.adde_hash, list(self.schema.categories), self.config.normalize_chunks)

@@ -43,8 +43,8 @@ from fashion_gui.training.checkpoint import (
     save_checkpoint,
 )
 from fashion_gui.training.data import BatchPreprocessor
-from fashion_gui.training.device import resolve_device
 from fashion_gui.training.events import Callback, TrainEvent
+from fashion_gui.training.trainer import Trainer
 from fashion_gui.training.uigr_eval import (
     ComposedBank,
     TripletSet,
@@ -225,22 +225,14 @@ class FeatureSource:
         return self.model.extract_features(x)
 
 
-class UIGRTrainer:
+class UIGRTrainer(Trainer):
     """Trains one composed-retrieval method, validates every epoch, checkpoints atomically, reports events."""
 
     stage = "composed"
 
     def __init__(self, workspace: Workspace, config: UIGRTrainConfig, out_dir: Path,
                  callbacks: list[Callback] | None = None) -> None:
-        self.workspace, self.config, self.out_dir = workspace, config, Path(out_dir)
-        self.callbacks = callbacks or []
-        self.device = resolve_device(config.device)
-        self.cuda = self.device.type == "cuda"
-        torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.catalog = Catalog.open(workspace.catalog_path)
-        self.schema = self.catalog.schema
+        super().__init__(workspace, config, out_dir, callbacks)
         self.vocab = build_vocabulary(self.catalog)
         self.backbone_source = self._backbone_source()
         self.arch = UIGRConfig(
@@ -304,13 +296,6 @@ class UIGRTrainer:
         self.word_vector_message = f"word vectors for {loaded.found} of {len(self.vocab) - 2} words"
 
     # --- plumbing ----------------------------------------------------------------------------------
-    def emit(self, event: TrainEvent) -> None:
-        for cb in self.callbacks:
-            cb(event)
-
-    def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp)
-
     def _params(self) -> list[torch.nn.Parameter]:
         frozen = set() if self.config.train_backbone else {id(p) for p in self.model.backbone.parameters()}
         return [p for p in self.model.parameters() if id(p) not in frozen]
