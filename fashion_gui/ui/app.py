@@ -5,27 +5,16 @@ import argparse
 import sys
 import time
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
-from fashion_gui.catalog.store import Catalog, CatalogError
 from fashion_gui.ui.app_settings import AppSettings
 from fashion_gui.ui.engine_worker import EngineClient
 from fashion_gui.ui.first_run import DemoBuildDialog
 from fashion_gui.ui.search_window import SearchWindow
+from fashion_gui.ui.settings_pane import workspace_problem
 from fashion_gui.ui.style import apply_style
 from fashion_gui.workspace import Workspace, default_workspace
-
-
-def check_workspace(workspace: Workspace) -> str | None:
-    """None when ``workspace`` holds a catalog this version reads; else what is wrong and what to do."""
-    if not workspace.exists():
-        return (f"{workspace.root} is not a workspace (no catalog.sqlite). Create the demo or import a CSV "
-                "from Settings, or start with --workspace pointing at a workspace folder.")
-    try:
-        Catalog.open(workspace.catalog_path).close()
-    except CatalogError as exc:  # another schema version, or not a catalog at all
-        return str(exc)
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if dialog.exec() != QDialog.Accepted:
             QMessageBox.critical(None, "Demo catalog", f"The demo catalog could not be built:\n{dialog.error}")
             return 1
-    problem = check_workspace(workspace)
+    problem = workspace_problem(workspace)
     if problem is not None:
         QMessageBox.critical(None, "Cannot open workspace", problem)
         return 1
@@ -63,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(1400, 860)
     window.show()
     window.open_engine()
-    client.opened.connect(lambda _info: window.statusBar().showMessage(
-        f"ready in {time.perf_counter() - started:.1f} s", 8000))
+    client.opened.connect(lambda _info: window.statusBar().showMessage(  # the first open only, not reopens
+        f"ready in {time.perf_counter() - started:.1f} s", 8000), Qt.SingleShotConnection)
     try:
         return app.exec()
     finally:

@@ -52,7 +52,7 @@ class PaintProbe(QObject):
         self.painted_ms = self.clock.nsecsElapsed() / 1e6
 
 
-def _wait(app: QApplication, condition, timeout_s: float, what: str) -> None:
+def wait_until(app: QApplication, condition, timeout_s: float, what: str) -> None:
     """Run the event loop until ``condition()``. It sleeps between events, as ``app.exec()`` does: a loop
     polling ``processEvents`` would keep the GUI thread busy and take the GIL from the worker thread,
     slowing the very search it measures (a 2-5x error on 2 cores). A 10 ms timer bounds each sleep."""
@@ -87,12 +87,12 @@ def click_latency(workspace: Workspace, clicks: int = 60, k: int = 30, device: s
     client.open_failed.connect(lambda message: opened.append({"error": message}))
     window.open_engine()
     try:
-        _wait(app, lambda: bool(opened), 600, "the engine to open")
+        wait_until(app, lambda: bool(opened), 600, "the engine to open")
         if "error" in opened[0]:
             raise RuntimeError(opened[0]["error"])
         info = opened[0]
         window.use_as_query(_middle_item(workspace))
-        _wait(app, lambda: len(window.session) >= 1, 60, "the first results")
+        wait_until(app, lambda: len(window.session) >= 1, 60, "the first results")
         clock = QElapsedTimer()
         clock.start()
         probe = PaintProbe(window.results.viewport(), clock)
@@ -106,18 +106,18 @@ def click_latency(workspace: Workspace, clicks: int = 60, k: int = 30, device: s
             probe.arm()
             start = clock.nsecsElapsed() / 1e6
             box.setCurrentIndex(target)  # the click: a new request for the worker thread
-            _wait(app, lambda: len(window.session) > turns and probe.painted_ms is not None, 60, "painted results")
+            wait_until(app, lambda: len(window.session) > turns and probe.painted_ms is not None, 60, "painted results")
             painted.append(probe.painted_ms - start)
             paths = [str(window.results_model.hit(r).image_path) for r in range(window.results_model.rowCount())]
-            _wait(app, lambda: all(window.thumbnails.get(p) is not None for p in paths), 60, "thumbnails")
+            wait_until(app, lambda: all(window.thumbnails.get(p) is not None for p in paths), 60, "thumbnails")
             probe.arm()
             window.results.viewport().update()
-            _wait(app, lambda: probe.painted_ms is not None, 10, "the thumbnail repaint")
+            wait_until(app, lambda: probe.painted_ms is not None, 10, "the thumbnail repaint")
             complete.append(probe.painted_ms - start)
             if i % len(names) == len(names) - 1:  # start the next round of edits from the plain query
                 turns = len(window.session)
                 window.reset_edits()
-                _wait(app, lambda: len(window.session) > turns, 60, "the reset")
+                wait_until(app, lambda: len(window.session) > turns, 60, "the reset")
         worker_ms = window.last_seconds * 1e3 if window.last_seconds is not None else None
         return {
             "clicks": clicks, "k": k, "gallery_items": info["gallery_items"], "device": info["device"],
@@ -164,10 +164,10 @@ def cold_start_child(workspace: Path, device: str) -> None:
         probe_clock.start()
         probe = PaintProbe(window.results.viewport(), probe_clock)
         probe.arm()
-        _wait(app, lambda: len(window.session) >= 1 and opened, 600, "the first results")
+        wait_until(app, lambda: len(window.session) >= 1 and opened, 600, "the first results")
         probe.arm()  # the reset after the first results: wait for its paint
         window.results.viewport().update()
-        _wait(app, lambda: probe.painted_ms is not None, 30, "the first paint")
+        wait_until(app, lambda: probe.painted_ms is not None, 30, "the first paint")
         usable = time.perf_counter()
         window.close()
         client.shutdown()

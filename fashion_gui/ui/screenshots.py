@@ -18,11 +18,12 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.ui.app_settings import AppSettings  # noqa: E402
+from fashion_gui.ui.bench_ui import wait_until  # noqa: E402
 from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
 from fashion_gui.ui.search_window import SearchWindow  # noqa: E402
 from fashion_gui.ui.style import apply_style  # noqa: E402
@@ -31,21 +32,12 @@ from fashion_gui.workspace import Workspace  # noqa: E402
 TRAIN_EXTRA = ["--manip-epochs", "2", "--image-size", "48", "--d", "64", "--seed", "1"]
 
 
-def _wait(app: QApplication, condition, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        app.processEvents(QEventLoop.AllEvents, 20)
-
-
 def _settle(app: QApplication, window: SearchWindow, seconds: float = 1.0) -> None:
     """Let thumbnails arrive and repaint."""
     window.thumbnails.wait(10_000)
     window.query_thumbnails.wait(10_000)
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        app.processEvents(QEventLoop.AllEvents, 20)
+    wait_until(app, lambda: time.monotonic() >= deadline, seconds + 5, "thumbnails to settle")
 
 
 def pick_query(workspace: Workspace, category: str = "dress", avoid_colour: str = "red") -> int:
@@ -72,15 +64,15 @@ def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int
         opened: list[dict] = []
         client.opened.connect(opened.append)
         window.open_engine()
-        _wait(app, lambda: bool(opened), 600, "the engine")
+        wait_until(app, lambda: bool(opened), 600, "the engine")
         try:
             window.use_as_query(pick_query(workspace))
-            _wait(app, lambda: len(window.session) == 1, 60, "the query")
+            wait_until(app, lambda: len(window.session) == 1, 60, "the query")
             box = window._attribute_boxes["colour"]
             box.setCurrentIndex(box.findData("red"))
-            _wait(app, lambda: len(window.session) == 2, 60, "the edit")
+            wait_until(app, lambda: len(window.session) == 2, 60, "the edit")
             window.same_category.setChecked(True)  # "this dress, but red": keep the garment type
-            _wait(app, lambda: len(window.session) == 3, 60, "the category filter")
+            wait_until(app, lambda: len(window.session) == 3, 60, "the category filter")
             _settle(app, window)
             written.append(out / "app_search_edit.png")
             window.grab().save(str(written[-1]))
@@ -89,7 +81,7 @@ def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int
             window.path_view.set_source(window.query.item_id)
             window.path_view.set_target_category("shoes")
             window.path_view.find()
-            _wait(app, lambda: window.path_view.result is not None, 60, "the path")
+            wait_until(app, lambda: window.path_view.result is not None, 60, "the path")
             _settle(app, window)
             written.append(out / "app_path_view.png")
             window.grab().save(str(written[-1]))
@@ -103,7 +95,7 @@ def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int
             pane.extra_edit.setText(" ".join(TRAIN_EXTRA + ["--device", device]))
             pane.name_edit.setText("screenshot-run")
             pane.start_button.click()  # as a user would: the form, then Start
-            _wait(app, lambda: pane.run is not None and not pane.run.is_running(), 1200, "the training run")
+            wait_until(app, lambda: pane.run is not None and not pane.run.is_running(), 1200, "the training run")
             _settle(app, window, 1.5)
             written.append(out / "app_settings_training.png")
             window.settings_dock.grab().save(str(written[-1]))

@@ -192,17 +192,19 @@ def test_reopening_with_another_model_keeps_the_query(qtbot, open_window, traine
 def test_a_workspace_of_another_version_is_refused_with_a_clear_message(tmp_path, demo_workspace):
     import sqlite3
 
-    from fashion_gui.ui.app import check_workspace
+    from fashion_gui.ui.settings_pane import workspace_problem  # what the app checks at start
 
-    assert check_workspace(demo_workspace) is None
+    assert workspace_problem(demo_workspace) is None
     ws = Workspace(tmp_path / "old")
     ws.root.mkdir()
     shutil.copy(demo_workspace.catalog_path, ws.catalog_path)
     with sqlite3.connect(ws.catalog_path) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    problem = check_workspace(ws)
+    problem = workspace_problem(ws)
     assert "schema version 99" in problem and "rebuild the catalog" in problem
-    assert "not a workspace" in check_workspace(Workspace(tmp_path / "empty"))
+    (tmp_path / "empty").mkdir()
+    assert "not a workspace" in workspace_problem(Workspace(tmp_path / "empty"))
+    assert "does not exist" in workspace_problem(Workspace(tmp_path / "missing"))
 
 
 def test_a_model_trained_from_the_settings_pane_becomes_the_search_model(qtbot, open_window, trained_workspace):
