@@ -21,9 +21,9 @@ import torch
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.cli.bench_runs import config_record, previous_runs
 from fashion_gui.cli.catalog import add_workspace_arg
-from fashion_gui.training.checkpoint import atomic_write_json, load_checkpoint
-from fashion_gui.training.data import BatchPreprocessor
-from fashion_gui.training.device import resolve_device
+from fashion_gui.inference.checkpoint import atomic_write_json, load_checkpoint
+from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.device import resolve_device
 from fashion_gui.training.outfit import (
     OutfitTrainConfig,
     OutfitTrainer,

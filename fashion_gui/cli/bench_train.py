@@ -19,10 +19,10 @@ from fashion_gui.training.adde import (
     init_memory_from_prototypes,
 )
 from fashion_gui.training.adde_eval import full_report
-from fashion_gui.training.adde_model import ADDEModel, build_head
-from fashion_gui.training.checkpoint import atomic_write_json, load_checkpoint
-from fashion_gui.training.data import BatchPreprocessor
-from fashion_gui.training.device import resolve_device
+from fashion_gui.inference.adde_model import ADDEModel, build_head
+from fashion_gui.inference.checkpoint import atomic_write_json, load_checkpoint
+from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.device import resolve_device
 from fashion_gui.workspace import Workspace
 
 COLUMNS = [  # (label, path into the eval report)

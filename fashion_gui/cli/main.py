@@ -8,7 +8,7 @@ from fashion_gui.catalog.importers import ImportProblems
 from fashion_gui.catalog.schema import SchemaError
 from fashion_gui.catalog.images import ImageError
 from fashion_gui.catalog.store import CatalogError
-from fashion_gui.training.checkpoint import CheckpointError
+from fashion_gui.inference.checkpoint import CheckpointError
 from fashion_gui.cli import bench, catalog, search, train
 from fashion_gui.engine import EngineError
 from fashion_gui.index import UnreachableError

@@ -9,12 +9,12 @@ from pathlib import Path
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.cli.catalog import add_workspace_arg
 from fashion_gui.evaluation.report import adde_protocol, report_dict
-from fashion_gui.training.adde import ImageBank
+from fashion_gui.inference.preprocess import ImageBank
 from fashion_gui.training.adde_eval import full_report
-from fashion_gui.training.adde_model import ADDEModel
-from fashion_gui.training.checkpoint import atomic_write_json, load_checkpoint
-from fashion_gui.training.data import BatchPreprocessor
-from fashion_gui.training.device import DEVICE_CHOICES, resolve_device
+from fashion_gui.inference.adde_model import ADDEModel
+from fashion_gui.inference.checkpoint import atomic_write_json, load_checkpoint
+from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.device import DEVICE_CHOICES, resolve_device
 from fashion_gui.training.events import JsonLinesReporter, TqdmReporter
 from fashion_gui.training.outfit import (
     OUTFIT_METHODS,

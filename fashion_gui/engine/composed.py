@@ -28,13 +28,13 @@ from fashion_gui.engine.requests import (
 )
 from fashion_gui.engine.text import mentioned_values
 from fashion_gui.index import IndexData, IndexManifest, VectorIndex, open_or_update
-from fashion_gui.training.checkpoint import (
+from fashion_gui.inference.checkpoint import (
     Checkpoint,
     CheckpointError,
     list_checkpoints,
     load_checkpoint,
 )
-from fashion_gui.training.data import square_resize
+from fashion_gui.inference.preprocess import square_resize
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ class ComposedSearch:
 
     def __init__(self, engine: RetrievalEngine, uigr_ckpt: Checkpoint | None, outfit_ckpt: Checkpoint | None,
                  progress: Progress | None = None) -> None:
-        from fashion_gui.training.outfit import OutfitRetrieval
-        from fashion_gui.training.uigr_model import ComposedRetrieval
+        from fashion_gui.inference.outfit_model import OutfitRetrieval
+        from fashion_gui.inference.uigr_model import ComposedRetrieval
 
         self.engine = engine
         self.uigr = None

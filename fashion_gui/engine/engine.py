@@ -62,15 +62,15 @@ from fashion_gui.index import (
     typicality,
 )
 from fashion_gui.training.adde import ADDE_METHODS
-from fashion_gui.training.adde_model import ADDEModel
-from fashion_gui.training.checkpoint import (
+from fashion_gui.inference.adde_model import ADDEModel
+from fashion_gui.inference.checkpoint import (
     Checkpoint,
     CheckpointError,
     list_checkpoints,
     load_checkpoint,
 )
-from fashion_gui.training.data import BatchPreprocessor, square_resize
-from fashion_gui.training.device import resolve_device
+from fashion_gui.inference.preprocess import BatchPreprocessor, square_resize
+from fashion_gui.inference.device import resolve_device
 from fashion_gui.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import torch
 from fashion_gui.atomic import atomic_open
 from fashion_gui.catalog.images import ImageError, open_image
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.training.data import square_resize
+from fashion_gui.inference.preprocess import square_resize
 from fashion_gui.workspace import Workspace
 
 log = logging.getLogger(__name__)

@@ -24,10 +24,10 @@ import torch.nn as nn
 
 from fashion_gui.catalog.queries import manipulation_queries
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.training.adde_model import ADDEModel, build_head
+from fashion_gui.inference.adde_model import ADDEModel, build_head
 from fashion_gui.training.adde_eval import attribute_metrics, manipulation_metrics
-from fashion_gui.training.checkpoint import atomic_torch_save, save_checkpoint
-from fashion_gui.training.data import BatchPreprocessor, load_item_images
+from fashion_gui.inference.checkpoint import atomic_torch_save, save_checkpoint
+from fashion_gui.inference.preprocess import BatchPreprocessor, ImageBank
 from fashion_gui.training.events import Callback, TrainEvent
 from fashion_gui.training.trainer import Trainer
 from fashion_gui.workspace import Workspace
@@ -86,18 +86,6 @@ class ADDETrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class ImageBank:
-    """The catalog images of a split, decoded once: id -> row of a uint8 tensor."""
-
-    def __init__(self, workspace: Workspace, catalog: Catalog, split: str, size: int) -> None:
-        self.ids = catalog.ids(split=split)
-        if len(self.ids) == 0:
-            raise ValueError(f"the catalog has no {split!r} items; build the demo or import a dataset with splits")
-        self.labels = catalog.labels(self.ids)  # (N, A)
-        self.images = load_item_images(workspace, catalog, self.ids, size)  # (N, 3, S, S) uint8
-        self.row = {int(i): r for r, i in enumerate(self.ids)}
 
 
 @torch.inference_mode()

@@ -25,7 +25,7 @@ from fashion_gui.evaluation.metrics import (
     topk_accuracy,
     triplet_accuracy,
 )
-from fashion_gui.training.data import BatchPreprocessor
+from fashion_gui.inference.preprocess import BatchPreprocessor
 from models.grl import feature_classifier_accuracy
 
 

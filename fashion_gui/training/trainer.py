@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.training.device import resolve_device
+from fashion_gui.inference.device import resolve_device
 from fashion_gui.training.events import Callback, TrainEvent
 from fashion_gui.workspace import Workspace
 

@@ -35,14 +35,14 @@ import numpy as np
 import torch
 
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.training.checkpoint import (
+from fashion_gui.inference.checkpoint import (
     CheckpointError,
     atomic_torch_save,
     file_sha256,
     load_checkpoint,
     save_checkpoint,
 )
-from fashion_gui.training.data import BatchPreprocessor
+from fashion_gui.inference.preprocess import BatchPreprocessor
 from fashion_gui.training.events import Callback, TrainEvent
 from fashion_gui.training.trainer import Trainer
 from fashion_gui.training.uigr_eval import (
@@ -52,7 +52,7 @@ from fashion_gui.training.uigr_eval import (
     feedback_triplets,
     selection_score,
 )
-from fashion_gui.training.uigr_model import ComposedRetrieval
+from fashion_gui.inference.uigr_model import ComposedRetrieval
 from fashion_gui.workspace import Workspace
 from models.text import MAX_CAPTION_TOKENS, PAD_ID, Vocabulary
 from models.uigr import UIGRConfig, UIGRModel

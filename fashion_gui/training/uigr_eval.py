@@ -31,9 +31,9 @@ from fashion_gui.evaluation.metrics import (
     recall_at_k,
 )
 from fashion_gui.evaluation.report import uigr_protocol
-from fashion_gui.training.adde import ImageBank
-from fashion_gui.training.data import BatchPreprocessor
-from fashion_gui.training.uigr_model import ComposedRetrieval
+from fashion_gui.inference.preprocess import ImageBank
+from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.uigr_model import ComposedRetrieval
 from fashion_gui.workspace import Workspace
 
 KIND_OF_TASK = {"tgr": "TGR", "vcr": "VCR"}

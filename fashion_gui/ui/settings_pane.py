@@ -48,8 +48,8 @@ from fashion_gui.engine import EngineConfig, EngineError
 from fashion_gui.engine.engine import INDEX_CONFIG_FILE, load_index_config, save_index_config
 from fashion_gui.index import IndexConfig
 from fashion_gui.index.config import SPACES, STORAGE_DTYPES, SUBSPACE_KINDS
-from fashion_gui.training.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-from fashion_gui.training.device import describe_devices
+from fashion_gui.inference.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from fashion_gui.inference.device import describe_devices
 from fashion_gui.training.outfit import OUTFIT_METHODS
 from fashion_gui.training.registry import METHODS, list_methods
 from fashion_gui.training.uigr import COMPOSED_METHODS

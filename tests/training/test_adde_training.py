@@ -16,9 +16,9 @@ from fashion_gui.training.adde import (
     init_memory_from_prototypes,
 )
 from fashion_gui.training.adde_eval import full_report, manipulation_metrics
-from fashion_gui.training.adde_model import ADDEModel
-from fashion_gui.training.checkpoint import CheckpointError, load_checkpoint
-from fashion_gui.training.data import BatchPreprocessor
+from fashion_gui.inference.adde_model import ADDEModel
+from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
+from fashion_gui.inference.preprocess import BatchPreprocessor
 from fashion_gui.training.events import JsonLinesReporter
 from fashion_gui.workspace import Workspace
 

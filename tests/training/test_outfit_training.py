@@ -10,7 +10,7 @@ import torch
 
 from fashion_gui.catalog.store import Catalog, ItemRecord
 from fashion_gui.training.adde import ADDETrainConfig, ADDETrainer
-from fashion_gui.training.checkpoint import CheckpointError, load_checkpoint
+from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
 from fashion_gui.training.events import JsonLinesReporter
 from fashion_gui.training.outfit import (
     OutfitRetrieval,

@@ -9,8 +9,8 @@ import torch
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.training.checkpoint import load_checkpoint
-from fashion_gui.training.data import BatchPreprocessor
+from fashion_gui.inference.checkpoint import load_checkpoint
+from fashion_gui.inference.preprocess import BatchPreprocessor
 from fashion_gui.training.events import JsonLinesReporter
 from fashion_gui.training.uigr import (
     UIGRTrainConfig,
@@ -24,7 +24,7 @@ from fashion_gui.training.uigr_eval import (
     composed_metrics,
     feedback_triplets,
 )
-from fashion_gui.training.uigr_model import ComposedRetrieval
+from fashion_gui.inference.uigr_model import ComposedRetrieval
 from fashion_gui.workspace import Workspace
 
 # CPU-small model; random frozen backbone so the test needs no ADDE checkpoint

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog  # noqa: E402
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.engine import EngineConfig  # noqa: E402
 from fashion_gui.engine.engine import INDEX_CONFIG_FILE, load_index_config  # noqa: E402
-from fashion_gui.training.checkpoint import list_checkpoints  # noqa: E402
+from fashion_gui.inference.checkpoint import list_checkpoints  # noqa: E402
 from fashion_gui.ui.settings_pane import DemoRecipe, SettingsPane, scan_checkpoints  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
 

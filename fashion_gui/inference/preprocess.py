@@ -87,3 +87,15 @@ class BatchPreprocessor:
             offsets = torch.randint(0, 2 * pad + 1, (b, 2), generator=generator)
             x = torch.stack([padded[i, :, oy:oy + s, ox:ox + s] for i, (oy, ox) in enumerate(offsets.tolist())])
         return x
+
+
+class ImageBank:
+    """The catalog images of a split, decoded once: id -> row of a uint8 tensor."""
+
+    def __init__(self, workspace: Workspace, catalog: Catalog, split: str, size: int) -> None:
+        self.ids = catalog.ids(split=split)
+        if len(self.ids) == 0:
+            raise ValueError(f"the catalog has no {split!r} items; build the demo or import a dataset with splits")
+        self.labels = catalog.labels(self.ids)  # (N, A)
+        self.images = load_item_images(workspace, catalog, self.ids, size)  # (N, 3, S, S) uint8
+        self.row = {int(i): r for r, i in enumerate(self.ids)}

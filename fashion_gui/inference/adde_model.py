@@ -13,8 +13,8 @@ import torch
 import torch.nn as nn
 
 from fashion_gui.catalog.schema import AttributeSchema
-from fashion_gui.training.checkpoint import Checkpoint
-from fashion_gui.training.data import BatchPreprocessor
+from fashion_gui.inference.checkpoint import Checkpoint
+from fashion_gui.inference.preprocess import BatchPreprocessor
 from models.adde import ADDEEncoder
 from models.grl import NClassifierHead, NxNClassifierHead
 from models.labels import labels_to_onehot

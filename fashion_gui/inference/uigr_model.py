@@ -18,8 +18,8 @@ import torch
 
 from fashion_gui.catalog.feedback import VCR_TEMPLATES
 from fashion_gui.catalog.schema import AttributeSchema
-from fashion_gui.training.checkpoint import Checkpoint, CheckpointError
-from fashion_gui.training.data import BatchPreprocessor
+from fashion_gui.inference.checkpoint import Checkpoint, CheckpointError
+from fashion_gui.inference.preprocess import BatchPreprocessor
 from models.text import MAX_CAPTION_TOKENS, Vocabulary
 from models.uigr import TASKS, UIGRConfig, UIGRModel
 
