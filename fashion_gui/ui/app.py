@@ -12,9 +12,9 @@ from fashion_gui.ui.app_settings import AppSettings
 from fashion_gui.ui.engine_worker import EngineClient
 from fashion_gui.ui.first_run import DemoBuildDialog
 from fashion_gui.ui.search_window import SearchWindow
-from fashion_gui.ui.settings_pane import workspace_problem
 from fashion_gui.ui.style import apply_style
 from fashion_gui.workspace import Workspace, default_workspace
+from fashion_gui.workspace_checks import workspace_problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,8 +36,18 @@ def main(argv: list[str] | None = None) -> int:
         workspace = Workspace.at(args.workspace)
     if args.device:
         settings.device = args.device
-    if not workspace.exists() and args.workspace is None:  # first run: build the demo workspace
-        dialog = DemoBuildDialog(workspace)
+    client = EngineClient()
+    try:
+        return _run(app, settings, workspace, client, first_run=not workspace.exists() and args.workspace is None,
+                    started=started)
+    finally:
+        client.shutdown()
+
+
+def _run(app: QApplication, settings: AppSettings, workspace: Workspace, client: EngineClient, first_run: bool,
+         started: float) -> int:
+    if first_run:  # build the demo workspace: the same child processes as Settings, then its indexes
+        dialog = DemoBuildDialog(workspace, client, device=settings.device)
         if dialog.exec() != QDialog.Accepted:
             QMessageBox.critical(None, "Demo catalog", f"The demo catalog could not be built:\n{dialog.error}")
             return 1
@@ -46,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, "Cannot open workspace", problem)
         return 1
     settings.workspace = workspace.root
-    client = EngineClient()
     window = SearchWindow(workspace, client, start_with_item=True, settings=settings)
     if settings.window_state()[0] is None:
         window.resize(1400, 860)
@@ -54,7 +63,4 @@ def main(argv: list[str] | None = None) -> int:
     window.open_engine()
     client.opened.connect(lambda _info: window.statusBar().showMessage(  # the first open only, not reopens
         f"ready in {time.perf_counter() - started:.1f} s", 8000), Qt.SingleShotConnection)
-    try:
-        return app.exec()
-    finally:
-        client.shutdown()
+    return app.exec()

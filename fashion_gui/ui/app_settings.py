@@ -55,20 +55,23 @@ class AppSettings:
         self.qsettings.setValue("device", device)
 
     def engine_config(self, workspace: Path) -> EngineConfig:
-        """The models chosen for ``workspace`` (a model name means nothing in another workspace)."""
+        """The models chosen for ``workspace`` (a model name means nothing in another workspace): the encoder
+        model and a checkpoint per request kind. Keys of older versions and malformed values are ignored
+        (Automatic instead)."""
         raw = self._get(f"engine/{_key(workspace)}")
-        if not raw:
-            return EngineConfig()
         try:
-            values = json.loads(raw)
-            return EngineConfig(attribute_model=values.get("attribute_model"),
-                                composed_model=values.get("composed_model"),
-                                compatible_model=values.get("compatible_model", "auto"))
-        except (ValueError, TypeError, AttributeError):  # a hand-edited or older value: fall back to defaults
+            values = json.loads(raw) if raw else {}
+        except (ValueError, TypeError):  # a hand-edited value: fall back to the defaults
             return EngineConfig()
+        if not isinstance(values, dict):
+            return EngineConfig()
+        encoder = values.get("encoder_model")
+        models = values.get("models")
+        models = {str(k): v for k, v in models.items() if isinstance(v, str) and v} if isinstance(models, dict) else {}
+        return EngineConfig(encoder_model=encoder if isinstance(encoder, str) and encoder else None, models=models)
 
     def set_engine_config(self, workspace: Path, config: EngineConfig) -> None:
-        keep = {k: v for k, v in asdict(config).items() if k in ("attribute_model", "composed_model", "compatible_model")}
+        keep = {"encoder_model": config.encoder_model, "models": dict(config.models)}
         self.qsettings.setValue(f"engine/{_key(workspace)}", json.dumps(keep))
 
     @property

@@ -1,108 +1,140 @@
-"""First run: build the demo workspace in a worker thread behind a progress dialog: the catalog, the
-default attribute model (ADDE), the composed model for text feedback (UIGR-TIRG) and the outfit head
-(ADDE-O), then the search indexes, so the app opens ready to use."""
+"""First run: build the demo workspace behind a progress dialog, with the same child processes as the Settings
+pane (training_run.py): ``fashion catalog demo``, then ``fashion train`` of each first-run method one after
+another (the attribute model first: the others build on it), then the engine opens once on the engine
+worker thread so the indexes are built and the app opens ready to use. Nothing trains in the GUI process.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
-from fashion_gui.engine import RetrievalEngine
-from fashion_gui.training.adde import ADDETrainConfig, ADDETrainer
-from fashion_gui.training.outfit import OutfitTrainConfig, OutfitTrainer
-from fashion_gui.training.uigr import UIGRTrainConfig, UIGRTrainer
-from fashion_gui.training.events import TrainEvent
+from PySide6.QtWidgets import QDialog, QProgressDialog, QWidget
+
+from fashion_gui.engine import EngineConfig
+from fashion_gui.methods import REQUEST_KINDS, MethodSpec, get_method
+from fashion_gui.ui.engine_worker import EngineClient
+from fashion_gui.ui.training_run import PROGRESS_SCALE, CliRun, TrainingRun, device_values
 from fashion_gui.workspace import Workspace
 
-DEMO_MODEL = "adde"  # checkpoint folder of the attribute model trained at first run
-DEMO_TEXT_MODEL = "uigr-tirg"  # ... of the composed model (text feedback, compatible items)
-DEMO_OUTFIT_MODEL = "adde-o"  # ... of the outfit head on DEMO_MODEL
+# the models trained at first run, in this order (each later one may build on the earlier ones)
+FIRST_RUN_METHODS: tuple[str, ...] = ("adde", "uigr-tirg", "adde-o")
+DEMO_FLAGS: tuple[str, ...] = ()  # `fashion catalog demo` flags: its defaults (one render process per core)
+INDEX_STEP = "building the search indexes"
 
 
-class DemoBuildWorker(QObject):
-    """Renders the demo catalog, trains the models that are given a config (attribute model first: the
-    others build on it), then opens the engine once so the indexes are built.
-
-    Reports (stage, done, total), then finished or failed.
-    """
-
-    progress = Signal(str, int, int)
-    finished = Signal(dict)
-    failed = Signal(str)
-
-    def __init__(self, workspace: Workspace, config: DemoConfig, train: ADDETrainConfig | None,
-                 composed: UIGRTrainConfig | None = None, outfit: OutfitTrainConfig | None = None) -> None:
-        super().__init__()
-        self.workspace, self.config, self.train = workspace, config, train
-        self.composed, self.outfit = composed, outfit
-
-    def _on_train_event(self, event: TrainEvent) -> None:
-        if event.kind == "step":
-            self.progress.emit(f"training the {event.stage} stage, epoch {event.epoch}/{event.epochs}",
-                               event.step, event.steps)
-
-    def _on_engine_progress(self, stage: str, done: int, total: int) -> None:
-        self.progress.emit(f"building the search indexes: {stage}", done, total)
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            counts = build_demo(self.workspace, self.config, force=True, progress=self.progress.emit)
-            ckpts = self.workspace.checkpoints
-            if self.train is not None:
-                ADDETrainer(self.workspace, self.train, ckpts / DEMO_MODEL, [self._on_train_event]).run()
-                if self.composed is not None:
-                    UIGRTrainer(self.workspace, self.composed, ckpts / DEMO_TEXT_MODEL, [self._on_train_event]).run()
-                if self.outfit is not None:
-                    OutfitTrainer(self.workspace, self.outfit, ckpts / DEMO_OUTFIT_MODEL, [self._on_train_event]).run()
-                engine = RetrievalEngine.open(self.workspace, progress=self._on_engine_progress)
-                engine.close()
-        except Exception as exc:  # reported to the user in a dialog; the app keeps running
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-            return
-        self.finished.emit(counts)
+def training_title(spec: MethodSpec) -> str:
+    """"training the attribute model (adde)", "training the model for text feedback and items that go with
+    this (uigr-tirg)": what a first-run step does, from the method's registry entry."""
+    if spec.encoder:
+        return f"training the attribute model ({spec.name})"
+    return f"training the model for {' and '.join(REQUEST_KINDS[k] for k in spec.serves)} ({spec.name})"
 
 
 class DemoBuildDialog(QProgressDialog):
-    """Modal progress while the demo workspace is built; ``exec()`` returns Accepted when it succeeded."""
+    """Modal progress while the demo workspace is built; ``exec()`` returns Accepted when it succeeded, else
+    Rejected with the reason in ``error``. The bar shows the whole build: each of the steps (the catalog,
+    one per method, the indexes) is an equal share, and the label names the step ("step 2 of 5: training
+    the attribute model (adde)") with the step's own progress below it.
 
-    def __init__(self, workspace: Workspace, config: DemoConfig = DemoConfig(),
-                 train: ADDETrainConfig | None = ADDETrainConfig(),
-                 composed: UIGRTrainConfig | None = UIGRTrainConfig(),
-                 outfit: OutfitTrainConfig | None = OutfitTrainConfig(), parent: QWidget | None = None) -> None:
-        super().__init__("Rendering the demo catalog...", "", 0, 100, parent)
+    ``values`` maps a method to its option values (the registry's defaults otherwise); ``client`` is the
+    app's engine worker, which opens the new workspace to build its indexes."""
+
+    def __init__(self, workspace: Workspace, client: EngineClient, catalog_flags: Sequence[str] = DEMO_FLAGS,
+                 methods: Sequence[str] = FIRST_RUN_METHODS, values: Mapping[str, Mapping[str, Any]] | None = None,
+                 device: str = "auto", parent: QWidget | None = None) -> None:
+        super().__init__("Building the demo workspace...", "", 0, PROGRESS_SCALE, parent)
         self.setWindowTitle("Fashion retrieval: first run")
         self.setCancelButton(None)
         self.setMinimumDuration(0)
-        self.setAutoClose(False)  # reaching 100% of one stage must not end the dialog (exec would return Rejected)
+        self.setAutoClose(False)  # reaching 100% of one step must not end the dialog (exec would return Rejected)
         self.setAutoReset(False)
+        self.workspace, self.client, self.device = workspace, client, device
         self.error: str | None = None
-        self._thread = QThread(self)
-        self._worker = DemoBuildWorker(workspace, config, train, composed, outfit)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
-        self._worker.progress.connect(self._on_progress)
-        self._worker.finished.connect(self._on_finished)
-        self._worker.failed.connect(self._on_failed)
+        values = values or {}
+        self.runs: list[CliRun] = [CliRun(["catalog", "demo", "--workspace", workspace.root, "--force", *catalog_flags],
+                                          "Rendering the demo catalog", parent=self)]
+        self.titles = ["rendering the demo catalog"]
+        for name in methods:  # every method's values are checked here, before anything runs
+            spec = get_method(name)
+            self.runs.append(TrainingRun(workspace, name, {**device_values(spec, device), **values.get(name, {})},
+                                         parent=self))
+            self.titles.append(training_title(spec))
+        self.titles.append(INDEX_STEP)
+        self.step = 0  # 0-based index of the step running now
+        self._engine_connected = False
+        self.log: list[str] = []  # every child's output, for the error message and tests
+        for run in self.runs:
+            run.log.connect(self.log.append)
+            run.progress.connect(self._on_step_progress)
+            run.finished.connect(lambda _result: self._next_step())
+            run.failed.connect(self._fail)
+
+    @property
+    def steps(self) -> int:
+        return len(self.titles)
 
     def exec(self) -> int:
-        self._thread.start()
+        self._start_step(0)
         return super().exec()
 
-    def _on_progress(self, stage: str, done: int, total: int) -> None:
-        self.setLabelText(f"Building the demo workspace: {stage} ({done}/{total})")
-        self.setMaximum(max(total, 1))
-        self.setValue(done)
+    # --- steps ---------------------------------------------------------------------------------------
+    def _start_step(self, index: int) -> None:
+        self.step = index
+        self._show(0.0, "")
+        if index < len(self.runs):
+            self.runs[index].start()
+        else:
+            self.client.opened.connect(self._on_opened)
+            self.client.open_failed.connect(self._on_open_failed)
+            self.client.progress.connect(self._on_engine_progress)
+            self._engine_connected = True
+            self.client.open(self.workspace, self.device, EngineConfig())
 
-    def _stop_thread(self) -> None:
-        self._thread.quit()
-        self._thread.wait(10_000)
+    def _next_step(self) -> None:
+        self._start_step(self.step + 1)
 
-    def _on_finished(self, counts: dict) -> None:
-        self._stop_thread()
+    def _show(self, fraction: float, detail: str) -> None:
+        """Overall progress: the finished steps plus ``fraction`` of the current one, each an equal share."""
+        self.setValue(round(PROGRESS_SCALE * (self.step + min(max(fraction, 0.0), 1.0)) / self.steps))
+        text = f"Building the demo workspace\nstep {self.step + 1} of {self.steps}: {self.titles[self.step]}"
+        self.setLabelText(text + (f"\n{detail}" if detail else ""))
+
+    def _on_step_progress(self, done: int, total: int, label: str) -> None:
+        self._show(done / max(total, 1), label)
+
+    def _on_engine_progress(self, stage: str, done: int, total: int) -> None:
+        self._show(done / max(total, 1), f"{stage} ({done}/{total})")
+
+    def _disconnect_engine(self) -> None:
+        if not self._engine_connected:
+            return
+        self._engine_connected = False
+        self.client.opened.disconnect(self._on_opened)
+        self.client.open_failed.disconnect(self._on_open_failed)
+        self.client.progress.disconnect(self._on_engine_progress)
+
+    def _on_opened(self, _info: dict) -> None:
+        self._disconnect_engine()
+        self.setValue(PROGRESS_SCALE)
         self.accept()
 
-    def _on_failed(self, message: str) -> None:
+    def _on_open_failed(self, message: str) -> None:
+        self._disconnect_engine()
+        self._fail(f"The search engine could not open the new workspace: {message}")
+
+    def _fail(self, message: str) -> None:
         self.error = message
-        self._stop_thread()
-        self.reject()
+        QDialog.reject(self)
+
+    def is_running(self) -> bool:
+        """A child process of the build is running."""
+        return any(run.is_running() for run in self.runs)
+
+    def reject(self) -> None:
+        """Closing the dialog (Escape, the window's close button) cancels the build."""
+        for run in self.runs:
+            if run.is_running():
+                run.cancel(wait_ms=5000)
+        self._disconnect_engine()  # an engine still opening is left to the app's worker, unwatched
+        self.error = self.error or "The first run was cancelled before the demo workspace was ready."
+        QDialog.reject(self)

@@ -29,7 +29,7 @@ from fashion_gui.ui.search_window import SearchWindow  # noqa: E402
 from fashion_gui.ui.style import apply_style  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
 
-TRAIN_EXTRA = ["--manip-epochs", "2", "--image-size", "48", "--d", "64", "--seed", "1"]
+TRAIN_VALUES = {"manip_epochs": 2, "image_size": 48, "d": 64, "seed": 1}  # the Training form, filled in
 
 
 def _settle(app: QApplication, window: SearchWindow, seconds: float = 1.0) -> None:
@@ -89,12 +89,12 @@ def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int
             pane = window.settings_pane
             window.settings_action.trigger()
             window.settings_dock.resize(1000, 720)
-            pane.activate_check.setChecked(False)  # keep the demo's own model active
-            pane.method_box.setCurrentIndex(pane.method_box.findData("adde"))
-            pane.epochs_box.setValue(train_epochs)
-            pane.extra_edit.setText(" ".join(TRAIN_EXTRA + ["--device", device]))
-            pane.name_edit.setText("screenshot-run")
-            pane.start_button.click()  # as a user would: the form, then Start
+            training = pane.training
+            pane.tabs.setCurrentWidget(training)
+            training.activate_check.setChecked(False)  # keep the demo's own model active
+            training.select_method("adde", {**TRAIN_VALUES, "epochs": train_epochs, "device": device})
+            training.name_edit.setText("screenshot-run")
+            training.start_button.click()  # as a user would: the form, then Start
             wait_until(app, lambda: pane.run is not None and not pane.run.is_running(), 1200, "the training run")
             _settle(app, window, 1.5)
             written.append(out / "app_settings_training.png")

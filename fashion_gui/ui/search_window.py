@@ -3,10 +3,12 @@ ranked results that can become the next query, a session with undo/redo, recent 
 and typicality views, and the settings pane (device, models, index, workspace, training).
 
 Every model and index call is a job for the engine worker thread (engine_worker.py); only the newest
-answer is shown. The window keeps the session (engine/session.py) and never touches torch itself.
+answer is shown. The query, its edits, the active request kind and the session (turns, undo/redo) live in
+a Qt-free view-model (search_state.py) that the widgets subscribe to; the window never touches torch itself.
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import qtawesome as qta
@@ -45,6 +47,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fashion_gui.catalog.store import Catalog
 from fashion_gui.engine import (
     Compatible,
     EngineConfig,
@@ -54,14 +57,16 @@ from fashion_gui.engine import (
     Session,
     SimilarIn,
     TextFeedback,
+    Turn,
 )
-from fashion_gui.catalog.store import Catalog
+from fashion_gui.methods import REQUEST_KINDS
 from fashion_gui.ui.app_settings import AppSettings, RecentQuery
 from fashion_gui.ui.engine_worker import EngineClient
 from fashion_gui.ui.main_window import MainWindow
 from fashion_gui.ui.path_view import PathView
-from fashion_gui.ui.settings_pane import SettingsPane
 from fashion_gui.ui.results_model import ItemIdRole, ResultsModel
+from fashion_gui.ui.search_state import SearchState
+from fashion_gui.ui.settings import SettingsPane
 from fashion_gui.ui.thumbnails import ThumbnailCache
 from fashion_gui.ui.typicality_view import TypicalityView
 from fashion_gui.workspace import Workspace
@@ -84,9 +89,7 @@ class SearchWindow(QMainWindow):
         self.device = device or (settings.device if settings else "auto")
         self.engine_config = config or (settings.engine_config(workspace.root) if settings else EngineConfig())
         self.start_with_item = start_with_item  # show a catalog item as the first query once the engine is open
-        self.session = Session()
-        self.query: QueryState | None = None
-        self.edits: dict[str, str] = {}
+        self.state = SearchState()
         self.last_error: str | None = None
         self.engine_info: dict | None = None
         self.last_seconds: float | None = None  # the last query's time (worker thread, encode + search)
@@ -103,6 +106,11 @@ class SearchWindow(QMainWindow):
         self.query_thumbnails.ready.connect(self._on_query_thumbnail)
         self.results_model = ResultsModel(self.thumbnails, self)
         self._build(k if k is not None else (settings.k if settings else 30))
+        self.state.events.query.connect(self._on_query_changed)
+        self.state.events.edits.connect(lambda _edits: self._show_attributes())
+        self.state.events.kind.connect(self._on_kind_changed)
+        self.state.events.turn.connect(self._on_turn)
+        self.state.events.session.connect(self._update_session_controls)
         client.result.connect(self._on_result)
         client.error.connect(lambda job_id, message: job_id == self._job and self.show_error(message))
         client.opened.connect(self._on_opened)
@@ -205,6 +213,9 @@ class SearchWindow(QMainWindow):
         self.k_box.setRange(1, 500)
         self.k_box.setValue(k)
         self.k_box.setToolTip("Number of results")
+        self.kind_label = QLabel(f"Showing: {REQUEST_KINDS['manipulate']}")
+        self.kind_label.setObjectName("kindLabel")
+        self.kind_label.setStyleSheet("color: #555;")
 
         left = QVBoxLayout()
         left.addWidget(self.query_label, 0, Qt.AlignHCenter)
@@ -244,6 +255,7 @@ class SearchWindow(QMainWindow):
         right = QVBoxLayout(results_tab)
         right.setContentsMargins(6, 6, 6, 6)
         right.addLayout(controls)
+        right.addWidget(self.kind_label)
         right.addWidget(self.results, 1)
         self.path_view = PathView(self.client, self.thumbnails)
         self.path_view.use_as_query.connect(self.use_as_query)
@@ -289,6 +301,19 @@ class SearchWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_time)
         self._update_session_controls()
 
+    # --- the view-model's state, read-only (change it through ``state``) ------------------------------
+    @property
+    def session(self) -> Session:
+        return self.state.session
+
+    @property
+    def query(self) -> QueryState | None:
+        return self.state.query
+
+    @property
+    def edits(self) -> dict[str, str]:
+        return self.state.edits
+
     def _set_title(self) -> None:
         self.setWindowTitle(f"Fashion retrieval: {self.workspace.root.name}")
 
@@ -320,14 +345,8 @@ class SearchWindow(QMainWindow):
         if self.settings is not None:
             self.settings.workspace = workspace.root
         self.settings_pane.set_workspace(workspace, self.engine_config)
-        self.session = Session()
-        self.query, self.edits = None, {}
-        self.results_model.set_hits([])
-        self.query_label.clear()
-        self.query_label.setText("Drop, paste or open a garment image,\nor double-click a result.")
-        self.query_caption.clear()
+        self.state.reset()
         self._clear_attribute_boxes()
-        self._update_session_controls()
         self._set_title()
         self.open_engine()
 
@@ -368,7 +387,7 @@ class SearchWindow(QMainWindow):
         query = self.query
         self._job = 0
         if query is not None:  # the old query state belongs to the previous model: encode it again
-            self.session = Session()
+            self.state.reset()
             if query.item_id is not None:
                 self.use_as_query(query.item_id)
             elif query.image_path is not None:
@@ -439,23 +458,16 @@ class SearchWindow(QMainWindow):
     def _on_attribute_changed(self, name: str) -> None:
         if self._updating or self.query is None:
             return
-        value = self._attribute_boxes[name].currentData()
-        current = self.query.attributes.get(name)
-        if value is None or value == current:
-            self.edits.pop(name, None)
-        else:
-            self.edits[name] = value
+        self.state.set_edit(name, self._attribute_boxes[name].currentData())
         self.search_edits()
 
     def search_edits(self) -> None:
-        if self.query is None:
-            return
-        query, edits, k, category = self.query, dict(self.edits), self.k_box.value(), self._category_filter()
-        self._submit(lambda engine: engine.search(Manipulate(query, edits, category), k))
+        request, k = self.state.manipulate(self._category_filter()), self.k_box.value()
+        if request is not None:
+            self._submit(lambda engine: engine.search(request, k))
 
     def reset_edits(self) -> None:
-        self.edits.clear()
-        self._show_attributes()
+        self.state.reset_edits()
         self.search_edits()
 
     def search_text(self) -> None:
@@ -486,8 +498,7 @@ class SearchWindow(QMainWindow):
         if job_id != self._job or not isinstance(value, Results):
             return
         new_query = self.query is None or value.request.query is not self.query
-        self.session.record(value)
-        self._show_turn(value)
+        self.state.record(value)
         self.last_seconds = seconds
         note = f" \u00b7 {value.note}" if value.note else ""
         self.status_time.setText(f"{len(value)} results in {seconds * 1e3:.0f} ms{note}")
@@ -528,14 +539,24 @@ class SearchWindow(QMainWindow):
         else:
             self.load_image(recent.value)
 
-    def _show_turn(self, results: Results) -> None:
-        """Show one turn: its query, edits and results (also used by undo/redo)."""
-        self.query = results.request.query
-        self.edits = dict(results.request.edits) if isinstance(results.request, Manipulate) else {}
-        self.results_model.set_hits(results.hits)
+    # --- the view-model's events -----------------------------------------------------------------------
+    def _on_query_changed(self, query: QueryState | None) -> None:
+        if query is None:
+            self.results_model.set_hits([])
+            self.query_label.clear()
+            self.query_label.setText("Drop, paste or open a garment image,\nor double-click a result.")
+            self.query_caption.clear()
+            return
         self._show_query()
         self._show_attributes()
-        self._update_session_controls()
+
+    def _on_turn(self, turn: Turn | None) -> None:
+        """A turn is on screen (a new answer, or undo/redo): its results, without a search."""
+        if turn is not None and turn.results is not None:
+            self.results_model.set_hits(turn.results.hits)
+
+    def _on_kind_changed(self, kind: str) -> None:
+        self.kind_label.setText(f"Showing: {REQUEST_KINDS.get(kind, kind)}")
 
     def _show_query(self) -> None:
         """The query's picture: files are decoded off the GUI thread (thumbnail cache); an image that came as
@@ -579,6 +600,7 @@ class SearchWindow(QMainWindow):
                     self.attribute_form.addRow(name, box)
                 self._boxes_query = None
             values = (self.engine_info or {}).get("values", {})
+            edits = self.state.edits
             for name, box in self._attribute_boxes.items():
                 if self._boxes_query is not q:
                     box.clear()
@@ -587,9 +609,9 @@ class SearchWindow(QMainWindow):
                     for value in values.get(name, []):
                         mark = f"  \u25cf {confidence:.0%}" if value == predicted else ""
                         box.addItem(f"{value}{mark}", value)
-                shown = self.edits.get(name, q.attributes.get(name))
+                shown = edits.get(name, q.attributes.get(name))
                 box.setCurrentIndex(max(box.findData(shown), 0))
-                edited = name in self.edits
+                edited = name in edits
                 if box.font().bold() != edited:  # a font, not a per-widget style sheet: those cost ~1 ms each
                     font = box.font()
                     font.setBold(edited)
@@ -664,22 +686,16 @@ class SearchWindow(QMainWindow):
 
     # --- session -------------------------------------------------------------------------------------
     def undo(self) -> None:
-        turn = self.session.undo()
-        if turn is not None and turn.results is not None:
-            self._show_turn(turn.results)
+        self.state.undo()
 
     def redo(self) -> None:
-        turn = self.session.redo()
-        if turn is not None and turn.results is not None:
-            self._show_turn(turn.results)
+        self.state.redo()
 
     def _update_session_controls(self) -> None:
-        self.undo_action.setEnabled(self.session.can_undo)
-        self.redo_action.setEnabled(self.session.can_redo)
-        parts = []
-        for i, turn in enumerate(self.session.turns[-6:], start=max(0, len(self.session) - 6)):
-            label = turn.label if turn.request is not None else "query"
-            parts.append(f"<b>{label}</b>" if i == self.session.cursor else label)
+        self.undo_action.setEnabled(self.state.can_undo)
+        self.redo_action.setEnabled(self.state.can_redo)
+        parts = [f"<b>{html.escape(label)}</b>" if current else html.escape(label)
+                 for label, current in self.state.breadcrumb()]
         self.breadcrumb.setText(" \u203a ".join(parts))
 
     def closeEvent(self, event) -> None:  # noqa: N802

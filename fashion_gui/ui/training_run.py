@@ -2,8 +2,10 @@
 error cannot take the app down (DESIGN.md, threads and processes).
 
 ``CliRun`` runs one subcommand (``python -m fashion_gui.cli.main ...``) and reports its output lines;
-``TrainingRun`` runs ``fashion train METHOD ... --progress-json`` and turns its JSON lines
-(training/events.py ``TrainEvent.to_json``) into events, an overall progress and the checkpoint name.
+``TrainingRun`` runs ``fashion train METHOD --config RUN_JSON ... --progress-json`` with option values
+checked against the method registry, and turns its JSON lines (training/events.py ``TrainEvent.to_json``:
+a ``plan`` of the stages first, then step / epoch events with their ``stage_index``) into events, progress
+over the whole run with a time estimate, and the checkpoint name.
 
 What a cancelled training leaves on disk: the trainers write every file atomically (temporary name, then
 rename) and write ``weights.pt``, ``config.json`` and ``metrics.json`` only when the whole run ends, so a
@@ -24,23 +26,24 @@ import shlex
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from fashion_gui.atomic import TMP_PREFIX
-from fashion_gui.training.registry import METHODS
-from fashion_gui.training.uigr import default_checkpoint_name
+from fashion_gui.atomic import TMP_PREFIX, atomic_write_json
+from fashion_gui.methods import MethodSpec, get_method
 from fashion_gui.workspace import Workspace
 
 CLI_MODULE = "fashion_gui.cli.main"
-EVENT_KINDS = ("start", "step", "epoch", "checkpoint", "done", "error")
+EVENT_KINDS = ("plan", "start", "step", "epoch", "checkpoint", "done", "error")
 # a tqdm bar line on stderr (``fashion catalog demo``): "render:  45%|####   | 450/1000 [00:02<00:03, ...]"
 TQDM_LINE = re.compile(r"^(?P<label>[^|]*?):\s*(?P<pct>\d+)%\|.*?\|\s*(?P<done>\d+)/(?P<total>\d+)")
 MAX_LINE = 1 << 20  # a "line" this long without a newline is passed on as it is
 PROGRESS_SCALE = 1000  # TrainingRun.progress reports per mille
+DEVICE_OPTION = "device"  # the option naming where a method trains; the app fills in the device chosen in Settings
 
 
 # --- output parsing (no Qt) ---------------------------------------------------------------------------
@@ -82,22 +85,15 @@ def parse_event(line: str) -> dict | None:
     return obj if isinstance(obj, dict) and obj.get("kind") in EVENT_KINDS else None
 
 
-def flag_value(args: Sequence[str], flag: str) -> str | None:
-    """The value of ``flag`` in a command line (``--flag V`` or ``--flag=V``; the last one wins)."""
-    value = None
-    for i, arg in enumerate(args):
-        if arg == flag and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith(flag + "="):
-            value = arg[len(flag) + 1:]
-    return value
-
-
 def describe_event(event: dict) -> str | None:
     """One log line for an event (the pane's log); None for step events, which only move the progress."""
     kind = event.get("kind")
     if kind == "step":
         return None
+    if kind == "plan":
+        stages = [f"{s.get('title') or s.get('name', '?')} ({_epochs(s.get('epochs', 0))})"
+                  for s in event.get("plan", [])]
+        return "plan: " + " \u2192 ".join(stages) if stages else None
     if kind == "epoch" and event.get("epoch"):
         losses = ", ".join(f"{k} {v:.3f}" for k, v in event.get("losses", {}).items() if v is not None)
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in event.get("metrics", {}).items() if v is not None)
@@ -108,45 +104,62 @@ def describe_event(event: dict) -> str | None:
     return f"{kind}: {text}" if kind == "error" else text or None
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
+
+
+def format_remaining(seconds: float) -> str:
+    """A time estimate in words: "about 40 s left", "about 3 min left", "about 1 h 20 min left"."""
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} s left"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60} min left"
+
+
 @dataclass
 class Stage:
-    """One training stage as far as progress goes: its name ("" until an event names it) and epochs."""
+    """One training stage as far as progress goes: its name in events, its epochs and its title."""
 
     name: str
     epochs: int
+    title: str = ""
 
 
-def plan_stages(method: str, epochs: int, extra: Sequence[str] = ()) -> list[Stage]:
-    """The stages a ``fashion train`` run will go through: ADDE-like methods have an attribute stage and a
-    manipulation stage (``--manip-epochs``, else the config's default); the others one stage."""
-    epochs = _int(flag_value(extra, "--epochs"), epochs)
-    method_info = METHODS.get(method)
-    fields = {f.name: f for f in dataclasses.fields(method_info.config_cls)} if method_info else {}
-    if "manip_epochs" in fields:
-        manip = _int(flag_value(extra, "--manip-epochs"), fields["manip_epochs"].default)
-        return [Stage("attributes", epochs), Stage("manipulation", manip)]
-    return [Stage("", epochs)]
+def device_values(spec: MethodSpec, device: str) -> dict[str, str]:
+    """``{"device": device}`` for a method that has the device option, else nothing."""
+    return {DEVICE_OPTION: device} if any(o.name == DEVICE_OPTION for o in spec.options()) else {}
 
 
-def _int(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text is not None else int(default)
-    except ValueError:  # the command itself will refuse it, with its own message
-        return int(default)
+def planned_stages(spec: MethodSpec, config: Any) -> list[Stage]:
+    """The stages a run of ``config`` goes through (the registry's plan, before the run's own plan event)."""
+    return [Stage(stage.name, epochs, stage.title) for stage, epochs in spec.stage_epochs(config)]
 
 
 class ProgressTracker:
-    """Where a run stands over all its stages, in epochs: ``position`` of ``total`` (steps are fractions)."""
+    """Where a run stands over all its stages, in epochs: ``position`` of ``total`` (steps are fractions).
+    The run's ``plan`` event replaces the stages it started with; later events name their stage by
+    ``stage_index`` (1-based) or, failing that, by name."""
 
     def __init__(self, stages: list[Stage]) -> None:
         self.stages = [dataclasses.replace(s) for s in stages] or [Stage("", 1)]
         self.position = 0.0
+        self.index = 0  # 0-based index of the stage the last event was in
 
     @property
     def total(self) -> float:
         return float(sum(max(s.epochs, 0) for s in self.stages)) or 1.0
 
-    def _stage(self, name: str) -> int:
+    @property
+    def stage(self) -> Stage:
+        return self.stages[self.index]
+
+    def _stage(self, event: dict) -> int:
+        index = event.get("stage_index")
+        if isinstance(index, int) and 1 <= index <= len(self.stages):
+            return index - 1
+        name = str(event.get("stage", ""))
         for i, s in enumerate(self.stages):
             if s.name == name:
                 return i
@@ -160,16 +173,29 @@ class ProgressTracker:
     def update(self, event: dict) -> float:
         """Advance with one event; returns the position (never moves back)."""
         kind = event.get("kind")
-        if kind == "done":
+        if kind == "plan" and event.get("plan"):
+            self.stages = [Stage(str(s.get("name", "")), int(s.get("epochs", 0)), str(s.get("title", "")))
+                           for s in event["plan"]]
+            self.position = min(self.position, self.total)
+        elif kind == "done":
             self.position = self.total
+            self.index = len(self.stages) - 1
         elif kind in ("step", "epoch") and event.get("epoch"):
-            i = self._stage(str(event.get("stage", "")))
+            i = self.index = self._stage(event)
             if event.get("epochs"):
                 self.stages[i].epochs = int(event["epochs"])
             within = 1.0 if kind == "epoch" else event.get("step", 0) / max(event.get("steps", 1), 1)
             position = sum(s.epochs for s in self.stages[:i]) + event["epoch"] - 1 + within
             self.position = max(self.position, min(position, self.total))
         return self.position
+
+    def stage_label(self) -> str:
+        """"stage 2 of 2: memory-block manipulation" (just the title when the run has one stage)."""
+        stage = self.stage
+        title = stage.title or stage.name
+        if len(self.stages) == 1:
+            return title
+        return f"stage {self.index + 1} of {len(self.stages)}: {title}"
 
 
 # --- processes ----------------------------------------------------------------------------------------
@@ -294,6 +320,7 @@ class CliRun(QObject):
     # --- the end -------------------------------------------------------------------------------------
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         self._kill_timer.stop()
+        self._release()
         for line in self._stdout.flush():
             self._stdout_line(line)
         for line in self._stderr.flush():
@@ -315,6 +342,7 @@ class CliRun(QObject):
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.FailedToStart and self.outcome == "running":  # no finished() follows
+            self._release()
             self._fail(f"{self.title} could not start {sys.executable}: {self.process.errorString()}")
 
     def _fail(self, message: str) -> None:
@@ -324,6 +352,9 @@ class CliRun(QObject):
 
     def _succeeded(self) -> bool:
         return True
+
+    def _release(self) -> None:
+        """The process has ended (or never started): remove what was written only for it."""
 
     def _after_cancel(self) -> list[str]:
         return []
@@ -337,36 +368,58 @@ class CliRun(QObject):
 
 
 class TrainingRun(CliRun):
-    """``fashion train METHOD --workspace W --epochs N [extra] [--name NAME] --progress-json`` in a child
-    process. ``event`` carries each JSON event plus ``position`` and ``total_epochs`` (where the run stands,
-    in epochs over all stages); ``progress`` is per mille with a label; ``finished`` carries the checkpoint
-    name. Text lines on stdout and stderr go to ``log``. See the module docstring for what a cancel leaves."""
+    """``fashion train METHOD --workspace W --config RUN_JSON --name NAME --progress-json`` in a child process.
+
+    ``values`` are option values of the method (``MethodSpec.options()``), validated here through
+    ``spec.make_config`` (a ValueError with the registry's message, before anything starts); :meth:`start`
+    writes the resolved options to ``<workspace>/checkpoints/.run-NAME.json`` and removes that file when the
+    process has ended. ``event`` carries each JSON event plus ``position`` and ``total_epochs`` (where the
+    run stands, in epochs over all stages, from the run's plan); ``progress`` is per mille of the whole run
+    with a label naming the stage ("stage 2 of 2: memory-block manipulation"), the epoch and a time estimate;
+    ``finished`` carries the checkpoint name. Text lines on stdout and stderr go to ``log``. See the module
+    docstring for what a cancel leaves."""
 
     event = Signal(dict)
 
-    def __init__(self, workspace: Workspace, method: str, epochs: int, extra: Sequence[str] | None = None,
+    def __init__(self, workspace: Workspace, method: str, values: Mapping[str, Any] | None = None,
                  name: str | None = None, parent: QObject | None = None) -> None:
-        extra = [str(a) for a in extra or []]
-        checkpoint = checkpoint_name(method, extra, name)
-        args = ["train", method, "--workspace", str(workspace.root), "--epochs", str(int(epochs)), *extra]
-        if name:
-            args += ["--name", name]
-        super().__init__([*args, "--progress-json"], f"Training {method}", result=checkpoint, parent=parent)
-        self.workspace, self.method, self.epochs, self.extra = workspace, method, int(epochs), extra
-        self.name = checkpoint
+        spec = get_method(method)
+        config = spec.make_config(dict(values or {}))
+        name = name or spec.default_checkpoint(config)
+        config_path = workspace.checkpoints / f".run-{name}.json"
+        args = ["train", method, "--workspace", str(workspace.root), "--config", str(config_path),
+                "--name", name, "--progress-json"]
+        super().__init__(args, f"Training {method}", result=name, parent=parent)
+        offered = {o.name for o in spec.options()}
+        self.spec, self.config, self.name, self.config_path = spec, config, name, config_path
+        self.values = {k: v for k, v in spec.config_dict(config).items() if k in offered}  # what run.json holds
+        self.workspace, self.method = workspace, method
         self.checkpoint_dir = workspace.checkpoints / self.name
-        self.tracker = ProgressTracker(plan_stages(method, self.epochs, extra))
+        self.tracker = ProgressTracker(planned_stages(spec, self.config))
         self.done_event: dict | None = None
         self.error_event: dict | None = None
         self.leftover: list[str] = []  # after a cancel: what the checkpoint folder holds, in words
+        self.remaining: float | None = None  # seconds, estimated from the progress so far
         self._existed = False
         self._before: dict[str, int] = {}
         self._rate = 0.0
+        self._clock: tuple[float, float] | None = None  # (time, position) of the first progress event
 
     def start(self) -> None:
+        if self.outcome != "idle":
+            raise RuntimeError(f"{self.title} was already started; make a new run")
         self._existed = self.checkpoint_dir.is_dir()
         self._before = _mtimes(self.checkpoint_dir)
+        try:
+            atomic_write_json(self.config_path, self.values, indent=1)
+        except OSError as exc:
+            self.outcome = "running"
+            self._fail(f"{self.title} could not write its settings to {self.config_path}: {exc}")
+            return
         super().start()
+
+    def _release(self) -> None:
+        self.config_path.unlink(missing_ok=True)
 
     def _stdout_line(self, line: str) -> None:
         event = parse_event(line)
@@ -382,19 +435,32 @@ class TrainingRun(CliRun):
             self.error_event = event
         if event.get("images_per_second"):
             self._rate = float(event["images_per_second"])
+        self._estimate(position)
         self.event.emit(event)
         if kind in ("step", "epoch", "done"):
             self.progress.emit(round(PROGRESS_SCALE * position / self.tracker.total), PROGRESS_SCALE,
                                self._label(event))
 
+    def _estimate(self, position: float) -> None:
+        """The time left, from the pace since the first progress event (data loading is not counted)."""
+        now = time.monotonic()
+        if self._clock is None:
+            self._clock = (now, position)
+            return
+        t0, p0 = self._clock
+        done = position - p0
+        self.remaining = (now - t0) / done * (self.tracker.total - position) if done > 0 else None
+
     def _label(self, event: dict) -> str:
         if event["kind"] == "done":
             return f"done: checkpoint {self.name}"
-        parts = [event.get("stage") or self.method, f"epoch {event.get('epoch', 0)}/{event.get('epochs', 0)}"]
+        parts = [self.tracker.stage_label(), f"epoch {event.get('epoch', 0)}/{event.get('epochs', 0)}"]
         if event["kind"] == "step":
             parts.append(f"step {event.get('step', 0)}/{event.get('steps', 0)}")
         if self._rate:
             parts.append(f"{self._rate:.0f} img/s")
+        if self.remaining is not None:
+            parts.append(format_remaining(self.remaining))
         return " \u00b7 ".join(parts)
 
     def _succeeded(self) -> bool:
@@ -410,13 +476,6 @@ class TrainingRun(CliRun):
     def _after_cancel(self) -> list[str]:
         self.leftover = tidy_cancelled_checkpoint(self.checkpoint_dir, self._before, created=not self._existed)
         return self.leftover
-
-
-def checkpoint_name(method: str, extra: Sequence[str] = (), name: str | None = None) -> str:
-    """The folder ``fashion train`` will write: ``name`` (``--name``), else the method's default
-    (``uigr.default_checkpoint_name``, which adds a non-default ``--compositor``), as cmd_train does."""
-    compositor = flag_value(extra, "--compositor") or ""
-    return name or flag_value(extra, "--name") or default_checkpoint_name(method, compositor)
 
 
 CHECKPOINT_FILES = ("weights.pt", "config.json", "metrics.json", "state.pt")

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpin
 
 from fashion_gui.engine import TypicalityResult
 from fashion_gui.ui.engine_worker import EngineClient
-from fashion_gui.ui.path_view import FULL, Filmstrip, FilmstripModel, fill_spaces, hit_tooltip, select_data, show_error
+from fashion_gui.ui.filmstrip import FULL, Filmstrip, FilmstripModel, fill_spaces, hit_tooltip, select_data, show_error
 from fashion_gui.ui.thumbnails import ThumbnailCache
 
 __all__ = ["TypicalityView"]

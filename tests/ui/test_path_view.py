@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.engine import Manipulate  # noqa: E402
 from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
-from fashion_gui.ui.path_view import LARGEST, HopRole, MarkRole, PathView  # noqa: E402
+from fashion_gui.ui.filmstrip import LARGEST, HopRole, MarkRole  # noqa: E402
+from fashion_gui.ui.path_view import PathView  # noqa: E402
 from fashion_gui.ui.thumbnails import ThumbnailCache  # noqa: E402
 from fashion_gui.ui.typicality_view import TypicalityView  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402

@@ -1,0 +1,118 @@
+"""What the app checks and cleans in a workspace folder, without Qt: whether a folder can be opened, which
+trained models it holds (and whether they fit its catalog), what "Create the demo" runs, and the leftovers
+of a cancelled catalog build. The settings pane and the app's start call these; tests call them directly.
+"""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fashion_gui.catalog.store import Catalog, CatalogError
+from fashion_gui.inference.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from fashion_gui.methods import get_method, list_methods
+from fashion_gui.workspace import Workspace
+
+# headline validation figure of a checkpoint: metrics key -> short label (first present wins)
+HEADLINES = (("val_top10", "manip. top-10"), ("val_score", "val. score"),
+             ("val_vcr_in_category_R@10", "VCR R@10"), ("val_attr_acc", "attr. acc."))
+
+
+@dataclass
+class DemoRecipe:
+    """What "Create the demo..." runs: ``fashion catalog demo`` with these flags, then (when the pane's
+    "train an attribute model" box is ticked, as for imports) ``fashion train`` with these option values
+    (a run.json; empty = the method's defaults) so the engine can open."""
+
+    catalog_flags: list[str] = field(default_factory=lambda: ["--workers", "1"])  # one process: a cancel
+    #                                                       leaves no orphaned render workers behind
+    train_method: str = "adde"
+    train_values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One checkpoint folder as the model choosers show it; ``problem`` is set when it does not fit the
+    catalog (or its method is not registered)."""
+
+    name: str
+    method: str
+    serves: tuple[str, ...]
+    encoder: bool
+    problem: str | None
+    metrics: dict
+
+
+def headline(info: ModelInfo) -> str:
+    """The checkpoint's headline validation figure, e.g. "manip. top-10 0.42"."""
+    for key, label in HEADLINES:
+        value = info.metrics.get(key)
+        if isinstance(value, (int, float)):
+            return f"{label} {value:.2f}"
+    return "no validation figures"
+
+
+def model_tooltip(info: ModelInfo) -> str:
+    """What a chooser's tooltip says: the problem, else the method's description and the figures."""
+    if info.problem:
+        return info.problem
+    lines = [f"{info.name}: {get_method(info.method).description}"]
+    lines += [f"{k} = {v:.4g}" for k, v in info.metrics.items() if isinstance(v, (int, float))]
+    return "\n".join(lines)
+
+
+def catalog_schema(ws: Workspace) -> dict | None:
+    """The catalog's attribute schema as a dict; None when the catalog cannot be read."""
+    try:
+        with Catalog.open(ws.catalog_path) as catalog:
+            return catalog.schema.to_dict()
+    except (CatalogError, sqlite3.Error, OSError):
+        return None
+
+
+def scan_models(ws: Workspace) -> list[ModelInfo]:
+    """The workspace's checkpoints, newest first, each checked against the catalog's attribute schema;
+    folders that cannot be read at all are left out."""
+    schema = catalog_schema(ws)
+    known = set(list_methods())
+    found = []
+    for folder in list_checkpoints(ws.checkpoints):
+        try:
+            ckpt, problem = load_checkpoint(folder, expected_schema=schema), None
+        except CheckpointError as exc:
+            try:
+                ckpt, problem = load_checkpoint(folder), str(exc)
+            except CheckpointError:
+                continue
+        if ckpt.method not in known:
+            continue
+        spec = get_method(ckpt.method)
+        metrics = ckpt.metrics.get("validation", ckpt.metrics)
+        found.append(ModelInfo(folder.name, ckpt.method, tuple(spec.serves), spec.encoder, problem,
+                               metrics if isinstance(metrics, dict) else {}))
+    return found
+
+
+def workspace_problem(ws: Workspace) -> str | None:
+    """Why ``ws`` cannot be opened, in words a person can act on; None when it can."""
+    if not ws.root.is_dir():
+        return f"{ws.root} does not exist."
+    if not ws.exists():
+        return (f"{ws.root} is not a workspace: it has no catalog.sqlite.\nPick a folder made by "
+                "\"Create the demo\" or \"Import a CSV\", or create one there.")
+    try:
+        Catalog.open(ws.catalog_path).close()
+    except (CatalogError, sqlite3.Error, OSError) as exc:
+        return f"The workspace {ws.root} cannot be opened:\n{exc}"
+    return None
+
+
+def remove_build_leftovers(folder: Path) -> None:
+    """After a cancelled or failed catalog build in a folder that was empty: the builders' temporary files
+    (``.images-*`` folders, ``.catalog-*`` files), which a kill does not let them remove."""
+    for path in folder.glob(".images-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in folder.glob(".catalog-*"):
+        path.unlink(missing_ok=True)
