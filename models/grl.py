@@ -218,17 +218,26 @@ class GRLDisentanglementLoss(nn.Module):
 
     def forward(self, output: GRLHeadOutput, labels: torch.Tensor) -> GRLLossOutput:
         l_cls = sum(masked_cross_entropy(lg, labels[:, n]) for n, lg in enumerate(output.logits))
-        if output.reversed_logits:
-            l_rev = sum(masked_cross_entropy(lg, labels[:, n]) for (_, n), lg in output.reversed_logits.items())
-            if self.adaptive:
-                w_rev = adaptive_reversal_weight(l_cls, l_rev, self.w_cls, self.beta)
-            else:
-                w_rev = torch.tensor(self.w_rev, device=l_rev.device)
-        else:  # no_grl ablation: the off-diagonal pathways do not exist
-            l_rev = torch.zeros((), device=l_cls.device)
-            w_rev = torch.zeros((), device=l_cls.device)
-        total = self.w_cls * l_cls + w_rev * l_rev
+        rev_term, l_rev, w_rev = self.reversal_term(l_cls, output, labels)
+        total = self.w_cls * l_cls + rev_term
         return GRLLossOutput(total=total, cls=l_cls.detach(), rev=l_rev.detach(), w_rev=w_rev)
+
+    def reversal_term(self, l_cls: torch.Tensor, output: GRLHeadOutput,
+                      labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(w_rev L_rev, L_rev, w_rev)`` balanced against a given classification loss ``l_cls`` (Eq. 2, 3, 5).
+
+        Used by :meth:`forward` with the head's own L_cls, and on its own when another objective supplies
+        the classification term (ADDE's manipulation stage)."""
+        device = torch.as_tensor(l_cls).device
+        if not output.reversed_logits:  # no_grl ablation: the off-diagonal pathways do not exist
+            zero = torch.zeros((), device=device)
+            return zero, zero, zero
+        l_rev = sum(masked_cross_entropy(lg, labels[:, n]) for (_, n), lg in output.reversed_logits.items())
+        if self.adaptive:
+            w_rev = adaptive_reversal_weight(l_cls, l_rev, self.w_cls, self.beta)
+        else:
+            w_rev = torch.tensor(self.w_rev, device=l_rev.device)
+        return w_rev * l_rev, l_rev, w_rev
 
 
 def feature_classifier_accuracy(cross_logits: Sequence[Sequence[torch.Tensor]], labels: torch.Tensor) -> torch.Tensor:

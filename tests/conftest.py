@@ -35,18 +35,18 @@ def demo_workspace(tmp_path_factory) -> Workspace:
 # Measured once with this budget (a one-off script, not in the repo; the test asserts the bounds): a colour edit puts the new colour in 53% of the top 5 (59% of
 # the top 3, 47% of the top 10) against a 6-12% base rate, keeping 49% of the other attributes (chance 19%).
 ENGINE_DEMO = DemoConfig(items=600, views=3, size=64, seed=7, workers=1, difficulty="easy")
-ENGINE_TRAIN = dict(method="adde", backbone="compact", d=32, image_size=48, batch_size=32, epochs=12, manip_epochs=4,
+ENGINE_TRAIN = dict(backbone="compact", d=32, image_size=48, batch_size=32, epochs=12, manip_epochs=4,
                     lr=2e-3, manip_lr=1e-3, device="cpu", seed=0)
 
 
 @pytest.fixture(scope="session")
 def trained_workspace(tmp_path_factory) -> Workspace:
     """A demo workspace with a trained ADDE checkpoint in ``checkpoints/adde`` (no indexes yet)."""
-    from fashion_gui.training.adde import ADDETrainConfig, ADDETrainer
+    from fashion_gui.methods import get_method
 
     ws = Workspace(tmp_path_factory.mktemp("trained_ws"))
     build_demo(ws, ENGINE_DEMO)
-    ADDETrainer(ws, ADDETrainConfig(**ENGINE_TRAIN), ws.checkpoints / "adde").run()
+    get_method("adde").create_trainer(ws, ws.checkpoints / "adde", **ENGINE_TRAIN).run()
     return ws
 
 
@@ -58,11 +58,10 @@ SMALL_UIGR = {"image_size": 48, "embed_dim": 64, "word_dim": 32, "text_hidden": 
 def composed_workspace(trained_workspace, tmp_path_factory) -> Workspace:
     """The trained demo workspace plus a UIGR-TIRG model (on the ADDE backbone) and an ADDE-O head
     (no indexes yet; tests copy it before writing)."""
-    from fashion_gui.training.outfit import OutfitTrainConfig, OutfitTrainer
-    from fashion_gui.training.uigr import UIGRTrainConfig, UIGRTrainer
+    from fashion_gui.methods import get_method
 
     ws = Workspace(tmp_path_factory.mktemp("composed_ws") / "ws")
     shutil.copytree(trained_workspace.root, ws.root, ignore=shutil.ignore_patterns("indexes"))
-    UIGRTrainer(ws, UIGRTrainConfig(method="uigr-tirg", epochs=6, **SMALL_UIGR), ws.checkpoints / "uigr-tirg").run()
-    OutfitTrainer(ws, OutfitTrainConfig(epochs=6, device="cpu"), ws.checkpoints / "adde-o").run()
+    get_method("uigr-tirg").create_trainer(ws, ws.checkpoints / "uigr-tirg", epochs=6, **SMALL_UIGR).run()
+    get_method("adde-o").create_trainer(ws, ws.checkpoints / "adde-o", epochs=6, device="cpu").run()
     return ws

@@ -18,24 +18,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fashion_gui.atomic import atomic_write_json
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.cli.bench_runs import config_record, previous_runs
 from fashion_gui.cli.catalog import add_workspace_arg
-from fashion_gui.inference.checkpoint import atomic_write_json, load_checkpoint
-from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.checkpoint import load_checkpoint
 from fashion_gui.inference.device import resolve_device
-from fashion_gui.training.outfit import (
-    OutfitTrainConfig,
-    OutfitTrainer,
-    evaluate_outfit_checkpoint,
-)
-from fashion_gui.training.uigr import UIGRTrainConfig, UIGRTrainer
-from fashion_gui.training.uigr_eval import (
-    ComposedBank,
-    composed_metrics,
-    evaluate_composed_checkpoint,
-    feedback_triplets,
-)
+from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.methods import EvalRequest, get_method
+from fashion_gui.methods.outfit import OutfitTrainConfig
+from fashion_gui.methods.uigr import UIGRTrainConfig
+from fashion_gui.training.uigr_eval import ComposedBank, composed_metrics, feedback_triplets
 from fashion_gui.workspace import Workspace
 
 NOTE = ("gallery = every test image (UIGR protocol, source image kept); 'mean' = mean of the TGR and VCR "
@@ -43,7 +36,15 @@ NOTE = ("gallery = every test image (UIGR protocol, source image kept); 'mean' =
         "ranks only the target category's items (ADDE-O's own protocol); adde-o ranks by its compatibility "
         "distance for the (reference, target) category pair and does not read the caption; train s = wall "
         "seconds per run (both models for 'independent').")
-ROWS = ("uigr-tirg", "independent-tirg", "uigr-rtic", "independent-rtic", "adde-o")
+# row -> the registered methods trained for it, each with the option values that make it that row
+ROWS: dict[str, tuple[tuple[str, dict], ...]] = {
+    "uigr-tirg": (("uigr-tirg", {}),),
+    "independent-tirg": (("tgr-only", {"compositor": "tirg"}), ("vcr-only", {"compositor": "tirg"})),
+    "uigr-rtic": (("uigr-rtic", {}),),
+    "independent-rtic": (("tgr-only", {"compositor": "rtic"}), ("vcr-only", {"compositor": "rtic"})),
+    "adde-o": (("adde-o", {}),),
+}
+UNTRAINED = ("untrained-tirg", "uigr-tirg")  # row name, the method whose initial weights it evaluates
 COLUMNS = [  # (label, task, figure)
     ("TGR R@10", "tgr", "R@10"), ("TGR R@50", "tgr", "R@50"), ("TGR mAP@50", "tgr", "mAP@50"),
     ("VCR R@10", "vcr", "R@10"), ("VCR R@50", "vcr", "R@50"), ("VCR mAP@50", "vcr", "mAP@50"),
@@ -70,10 +71,15 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_composed)
 
 
-def _uigr_config(args: argparse.Namespace, method: str, compositor: str, seed: int) -> UIGRTrainConfig:
-    return UIGRTrainConfig(method=method, compositor=compositor if method.endswith("-only") else "", seed=seed,
-                           epochs=args.epochs, backbone_init=args.backbone_init, train_backbone=args.train_backbone,
-                           adde_checkpoint=args.adde_checkpoint, device=args.device)
+def _options(args: argparse.Namespace, method: str, values: dict, seed: int) -> dict:
+    """The benchmark's flags that ``method`` takes (``--outfit-epochs`` is the epochs of the outfit stage)."""
+    spec = get_method(method)
+    stage_names = {s.name for s in spec.stages}
+    epochs = args.outfit_epochs if "outfit" in stage_names else args.epochs
+    given = {"seed": seed, "epochs": epochs, "backbone_init": args.backbone_init, "device": args.device,
+             "train_backbone": args.train_backbone, "adde_checkpoint": args.adde_checkpoint, **values}
+    names = {o.name for o in spec.options()}
+    return {k: v for k, v in given.items() if k in names}
 
 
 def _throughput(events: list) -> float:
@@ -81,22 +87,24 @@ def _throughput(events: list) -> float:
     return statistics.mean(rates) if rates else float("nan")
 
 
-def _train_eval(ws: Workspace, catalog: Catalog, config, trainer_cls, out: Path, device, source_in_gallery: bool,
-                outfit: bool = False) -> tuple[dict, dict]:
+def _train_eval(ws: Workspace, catalog: Catalog, method: str, options: dict, device,
+                source_in_gallery: bool) -> tuple[dict, dict]:
+    spec = get_method(method)
+    config = spec.make_config(options)
+    out = ws.checkpoints / f"bench-{spec.default_checkpoint(config)}-s{config.seed}"
     events: list = []
     start = time.perf_counter()
-    trainer_cls(ws, config, out, [events.append]).run()
+    spec.create_trainer(ws, out, [events.append], config=config).run()
     seconds = time.perf_counter() - start
     ckpt = load_checkpoint(out, catalog.schema.to_dict())
-    if outfit:
-        metrics = evaluate_outfit_checkpoint(ws, catalog, ckpt, "test", device, source_in_gallery=source_in_gallery)
-    else:
-        metrics = evaluate_composed_checkpoint(ws, catalog, ckpt, "test", device, source_in_gallery=source_in_gallery)
-    return metrics, {"train_seconds": round(seconds, 1), "train_images_per_second": round(_throughput(events), 1)}
+    report = spec.evaluate(EvalRequest(ws, catalog, ckpt, "test", device, reference_in_gallery=source_in_gallery))
+    return report.metrics, {"train_seconds": round(seconds, 1), "train_images_per_second": round(_throughput(events), 1)}
 
 
 def _untrained(ws: Workspace, catalog: Catalog, args: argparse.Namespace, seed: int, device, source_in_gallery: bool):
-    trainer = UIGRTrainer(ws, _uigr_config(args, "uigr-tirg", "tirg", seed), ws.checkpoints / "bench-untrained", [])
+    method = UNTRAINED[1]
+    trainer = get_method(method).create_trainer(ws, ws.checkpoints / "bench-untrained", [],
+                                                **_options(args, method, {}, seed))
     model = trainer.retrieval()
     bank = ComposedBank(ws, catalog, "test", model.image_size)
     trip = {t: feedback_triplets(catalog, bank, "test", t) for t in model.tasks}
@@ -104,27 +112,19 @@ def _untrained(ws: Workspace, catalog: Catalog, args: argparse.Namespace, seed: 
 
 
 def run_row(ws: Workspace, catalog: Catalog, args: argparse.Namespace, row: str, seed: int, device) -> dict:
+    """Train and evaluate the row's methods; a row of several single-task models takes each task's figures
+    from the model that trained it (the "independent" rows of UIGR Table 3)."""
     keep = not args.exclude_source
-    if row == "untrained-tirg":
+    if row == UNTRAINED[0]:
         return {"metrics": _untrained(ws, catalog, args, seed, device, keep), "train_seconds": 0.0}
-    if row == "adde-o":
-        config = OutfitTrainConfig(seed=seed, epochs=args.outfit_epochs, adde_checkpoint=args.adde_checkpoint,
-                                   device=args.device)
-        metrics, info = _train_eval(ws, catalog, config, OutfitTrainer, ws.checkpoints / f"bench-adde-o-s{seed}",
-                                    device, keep, outfit=True)
+    parts = ROWS[row]
+    results = [_train_eval(ws, catalog, m, _options(args, m, values, seed), device, keep) for m, values in parts]
+    if len(results) == 1:
+        metrics, info = results[0]
         return {"metrics": metrics, **info}
-    kind, compositor = row.split("-")
-    if kind == "uigr":
-        metrics, info = _train_eval(ws, catalog, _uigr_config(args, row, compositor, seed), UIGRTrainer,
-                                    ws.checkpoints / f"bench-{row}-s{seed}", device, keep)
-        return {"metrics": metrics, **info}
-    parts, infos = {}, {}
-    for method in ("tgr-only", "vcr-only"):
-        parts[method], infos[method] = _train_eval(ws, catalog, _uigr_config(args, method, compositor, seed),
-                                                   UIGRTrainer, ws.checkpoints / f"bench-{method}-{compositor}-s{seed}",
-                                                   device, keep)
-    metrics = {"tgr": parts["tgr-only"]["tgr"], "vcr": parts["vcr-only"]["vcr"]}
+    metrics = {task: m[task] for m, _ in results for task in ("tgr", "vcr") if task in m}
     metrics["mean"] = {k: float(np.mean([metrics["tgr"][k], metrics["vcr"][k]])) for k in ("R@10", "R@50", "mAP@50")}
+    infos = {f"{m}-{v.get('compositor', '')}".rstrip("-"): info for (m, v), (_, info) in zip(parts, results)}
     return {"metrics": metrics, "train_seconds": round(sum(i["train_seconds"] for i in infos.values()), 1),
             "parts": infos}
 
@@ -165,7 +165,7 @@ def summarise(runs: list[dict], rows: list[str]) -> tuple[dict, str]:
 def cmd_composed(args: argparse.Namespace) -> int:
     ws = Workspace.at(args.workspace)
     device = resolve_device(args.device)
-    rows = (["untrained-tirg"] if args.untrained else []) + list(args.methods)
+    rows = ([UNTRAINED[0]] if args.untrained else []) + list(args.methods)
     runs = previous_runs(args.json) if args.json else []
     with Catalog.open(ws.catalog_path) as catalog:
         for row in rows:

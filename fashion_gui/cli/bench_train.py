@@ -11,18 +11,15 @@ import torch
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.cli.bench_runs import config_record, previous_runs
 from fashion_gui.cli.catalog import add_workspace_arg
-from fashion_gui.training.adde import (
-    ADDE_METHODS,
-    ADDETrainConfig,
-    ADDETrainer,
-    ImageBank,
-    init_memory_from_prototypes,
-)
-from fashion_gui.training.adde_eval import full_report
+from fashion_gui.atomic import atomic_write_json
 from fashion_gui.inference.adde_model import ADDEModel, build_head
-from fashion_gui.inference.checkpoint import atomic_write_json, load_checkpoint
-from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.checkpoint import load_checkpoint
 from fashion_gui.inference.device import resolve_device
+from fashion_gui.inference.preprocess import BatchPreprocessor, ImageBank
+from fashion_gui.methods import get_method, list_methods
+from fashion_gui.methods.adde import AttributeTrainConfig
+from fashion_gui.training.adde import init_memory_from_prototypes
+from fashion_gui.training.adde_eval import full_report
 from fashion_gui.workspace import Workspace
 
 COLUMNS = [  # (label, path into the eval report)
@@ -41,13 +38,14 @@ COLUMNS = [  # (label, path into the eval report)
 def register(bench_sub: argparse._SubParsersAction) -> None:
     b = bench_sub.add_parser("attributes", help="train + evaluate ADDE-M / GRL / no-GRL over seeds; markdown table")
     add_workspace_arg(b)
-    b.add_argument("--methods", nargs="+", default=list(ADDE_METHODS), choices=list(ADDE_METHODS))
+    attribute_methods = list_methods(serves="manipulate")
+    b.add_argument("--methods", nargs="+", default=attribute_methods, choices=attribute_methods)
     b.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    b.add_argument("--epochs", type=int, default=ADDETrainConfig.epochs)
-    b.add_argument("--manip-epochs", type=int, default=ADDETrainConfig.manip_epochs)
-    b.add_argument("--image-size", type=int, default=ADDETrainConfig.image_size)
-    b.add_argument("--backbone", default=ADDETrainConfig.backbone)
-    b.add_argument("--d", type=int, default=ADDETrainConfig.d)
+    b.add_argument("--epochs", type=int, default=AttributeTrainConfig.epochs)
+    b.add_argument("--manip-epochs", type=int, default=AttributeTrainConfig.manip_epochs)
+    b.add_argument("--image-size", type=int, default=AttributeTrainConfig.image_size)
+    b.add_argument("--backbone", default=AttributeTrainConfig.backbone)
+    b.add_argument("--d", type=int, default=AttributeTrainConfig.d)
     b.add_argument("--device", default="auto")
     b.add_argument("--untrained", action="store_true",
                    help="add a row for the untrained encoder with a prototype-initialised memory")
@@ -77,9 +75,6 @@ def cmd_attributes(args: argparse.Namespace) -> int:
             if any(r["method"] == method and r["seed"] == seed for r in runs):
                 print(f"{method} seed {seed}: already in {args.json}, skipped", flush=True)
                 continue
-            config = ADDETrainConfig(method="no-grl" if method == "untrained" else method, seed=seed,
-                                     epochs=args.epochs, manip_epochs=args.manip_epochs, image_size=args.image_size,
-                                     backbone=args.backbone, d=args.d, device=args.device)
             events: list = []
             start = time.perf_counter()
             with Catalog.open(ws.catalog_path) as catalog:
@@ -87,12 +82,14 @@ def cmd_attributes(args: argparse.Namespace) -> int:
                     torch.manual_seed(seed)
                     model = ADDEModel.create(catalog.schema, backbone=args.backbone, d=args.d,
                                              image_size=args.image_size).to(device)
-                    head = build_head("no-grl", model.encoder).to(device)
+                    head = build_head("diagonal", model.encoder).to(device)
                     train = ImageBank(ws, catalog, "train", args.image_size)
                     init_memory_from_prototypes(model, train, BatchPreprocessor(device))
                 else:
                     out = ws.checkpoints / f"bench-{method}-s{seed}"
-                    ADDETrainer(ws, config, out, [events.append]).run()
+                    get_method(method).create_trainer(
+                        ws, out, [events.append], seed=seed, epochs=args.epochs, manip_epochs=args.manip_epochs,
+                        image_size=args.image_size, backbone=args.backbone, d=args.d, device=args.device).run()
                     ckpt = load_checkpoint(out, catalog.schema.to_dict())
                     model, head = ADDEModel.from_checkpoint(ckpt, device)
                 seconds = time.perf_counter() - start

@@ -21,15 +21,17 @@ from fashion_gui.engine import (
 )
 from fashion_gui.engine.engine import load_index_config, save_index_config
 from fashion_gui.index import IndexConfig
+from fashion_gui.methods import REQUEST_KINDS
 from fashion_gui.workspace import Workspace
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
     add_workspace_arg(p)
-    p.add_argument("--model", default=None, help="attribute checkpoint folder (default: adde, else the newest)")
-    p.add_argument("--text-model", default=None, help="composed checkpoint folder (default: the newest, if any)")
-    p.add_argument("--compatible-via", default="auto", choices=("auto", "uigr", "adde-o"),
-                   help="model for --category without --text")
+    p.add_argument("--model", default=None,
+                   help="encoder checkpoint folder: the gallery space, edits, similar-in, paths (default: automatic)")
+    p.add_argument("--use", action="append", default=[], metavar="KIND=CKPT",
+                   help=f"the checkpoint serving one request kind ({', '.join(REQUEST_KINDS)}), e.g. "
+                        "--use compatible=adde-o (default: automatic); may be repeated")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -72,10 +74,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _open(args: argparse.Namespace, index: IndexConfig | None = None, **extra) -> RetrievalEngine:
     """The engine; index parameters are the workspace's saved ones unless ``index`` is given."""
-    config = EngineConfig(attribute_model=args.model, composed_model=args.text_model,
-                          compatible_model=args.compatible_via, index=index, **extra)
+    config = EngineConfig(encoder_model=args.model, models=_parse_uses(args.use), index=index, **extra)
     return RetrievalEngine.open(Workspace.at(args.workspace), device=args.device, config=config,
                                 progress=None if args.json else _progress)
+
+
+def _parse_uses(pairs: list[str]) -> dict[str, str]:
+    uses = {}
+    for pair in pairs:
+        kind, sep, name = pair.partition("=")
+        if not sep or kind not in REQUEST_KINDS or not name.strip():
+            raise ValueError(f"--use {pair!r}: expected KIND=CHECKPOINT with KIND one of {', '.join(REQUEST_KINDS)}")
+        uses[kind] = name.strip()
+    return uses
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -97,7 +108,7 @@ def cmd_index_build(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
     else:
         print(f"{info['gallery_items']} items ({info['skipped_images']} images skipped) with model "
-              f"{info['attribute_model']} on {info['device']}")
+              f"{info['encoder_model']} on {info['device']}")
         for name, ix in info["indexes"].items():
             print(f"  {name:<24} {ix['kind']:<10} {ix['items']:>7} items x {ix['dim']:>5} dims  {ix['status']}")
     return 0

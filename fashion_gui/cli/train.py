@@ -1,134 +1,117 @@
-"""``fashion train METHOD`` and ``fashion eval METHOD``."""
+"""``fashion train METHOD`` and ``fashion eval METHOD``, both driven by the method registry.
+
+Every method's options come from its config dataclass (``fashion_gui/methods``): ``fashion train adde --help``
+lists them with their help texts and choices. ``--config run.json`` gives option values as a JSON object
+(what the app's Training tab writes); flags given on the command line override it.
+"""
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from fashion_gui.atomic import atomic_write_json
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.cli.catalog import add_workspace_arg
-from fashion_gui.evaluation.report import adde_protocol, report_dict
-from fashion_gui.inference.preprocess import ImageBank
-from fashion_gui.training.adde_eval import full_report
-from fashion_gui.inference.adde_model import ADDEModel
-from fashion_gui.inference.checkpoint import atomic_write_json, load_checkpoint
-from fashion_gui.inference.preprocess import BatchPreprocessor
-from fashion_gui.inference.device import DEVICE_CHOICES, resolve_device
+from fashion_gui.evaluation.report import report_dict
+from fashion_gui.inference.checkpoint import load_checkpoint
+from fashion_gui.inference.device import resolve_device
+from fashion_gui.methods import EvalRequest, MethodSpec, Option, get_method, list_methods
 from fashion_gui.training.events import JsonLinesReporter, TqdmReporter
-from fashion_gui.training.outfit import (
-    OUTFIT_METHODS,
-    evaluate_outfit_checkpoint,
-    outfit_protocol,
-)
-from fashion_gui.training.registry import get_method, list_methods
-from fashion_gui.training.uigr import (
-    COMPOSED_METHODS,
-    COMPOSITOR_CHOICES,
-    PAPER_SIZES,
-    default_checkpoint_name,
-)
-from fashion_gui.training.uigr_eval import (
-    composed_protocol,
-    evaluate_composed_checkpoint,
-    summary_line,
-)
 from fashion_gui.workspace import Workspace
 
-# config fields exposed as flags: flag name -> (field, type, help)
-TRAIN_FLAGS = {
-    "--epochs": ("epochs", int, "stage-1 epochs (attribute learning)"),
-    "--manip-epochs": ("manip_epochs", int, "stage-2 epochs (memory manipulation)"),
-    "--backbone": ("backbone", str, "compact | alexnet | resnet18 | resnet50"),
-    "--backbone-weights": ("backbone_weights", str, "local state-dict file for the backbone"),
-    "--d": ("d", int, "attribute chunk size (ADDE: 340)"),
-    "--image-size": ("image_size", int, "training resolution in pixels"),
-    "--batch-size": ("batch_size", int, "images per batch"),
-    "--lr": ("lr", float, "stage-1 learning rate"),
-    "--manip-lr": ("manip_lr", float, "stage-2 learning rate"),
-    "--seed": ("seed", int, "random seed"),
-    # composed retrieval (uigr-tirg | uigr-rtic | tgr-only | vcr-only) and adde-o
-    "--compositor": ("compositor", str, "tgr-only / vcr-only compositor: tirg (default) | rtic"),
-    "--embed-dim": ("embed_dim", int, "UIGR feature size (CPU default 256; paper 512)"),
-    "--word-dim": ("word_dim", int, "UIGR word-embedding size (CPU default 128; paper 512)"),
-    "--text-hidden": ("text_hidden", int, "UIGR Bi-GRU hidden size per direction (CPU default 256; paper 1024)"),
-    "--word-vectors": ("word_vectors", str, "GloVe-style word-vector file initialising the word embeddings"),
-    "--backbone-init": ("backbone_init", str, "UIGR backbone start: auto | adde (the ADDE checkpoint's) | none"),
-    "--adde-checkpoint": ("adde_checkpoint", str, "ADDE checkpoint (name or path) for adde-o / --backbone-init"),
-    "--margin": ("margin", float, "adde-o ranking-loss margin (paper 0.3)"),
-    "--cpu-threads": ("cpu_threads", int, "UIGR: torch threads on CPU (default 1; 0 = torch's default)"),
-}
-BOOL_FLAGS = {  # flag -> (field, value when given, help)
-    "--train-backbone": ("train_backbone", True, "UIGR: train the backbone end to end (paper) instead of frozen"),
-}
+ARG_TYPES = {"int": int, "float": float, "str": str, "path": str, "ints": int, "strs": str}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    t = sub.add_parser("train", help="train a model on a workspace")
-    t.add_argument("method", choices=list_methods(), help="; ".join(list_methods()))
-    add_workspace_arg(t)
-    for flag, (_, typ, help_) in TRAIN_FLAGS.items():
-        choices = COMPOSITOR_CHOICES if flag == "--compositor" else None
-        choices = ("auto", "adde", "none") if flag == "--backbone-init" else choices
-        t.add_argument(flag, type=typ, default=None, choices=choices, help=help_)
-    for flag, (_, _, help_) in BOOL_FLAGS.items():
-        t.add_argument(flag, action="store_true", help=help_)
-    t.add_argument("--paper-sizes", action="store_true",
-                   help="UIGR: the paper's sizes " + ", ".join(f"{k}={v}" for k, v in PAPER_SIZES.items()))
-    t.add_argument("--pretrained", action="store_true", help="ImageNet weights via torchvision (downloads)")
-    t.add_argument("--device", default="auto", help=f"{' | '.join(DEVICE_CHOICES)} (or cuda:N)")
-    t.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
-    t.add_argument("--name", default=None, help="checkpoint folder name (default: the method)")
-    t.add_argument("--resume", action="store_true", help="continue from the checkpoint folder's state.pt")
-    t.add_argument("--progress-json", action="store_true", help="one JSON object per line on stdout (for the app)")
-    t.set_defaults(func=cmd_train)
+    t = sub.add_parser("train", help="train a model on a workspace (`fashion train METHOD --help`: its options)",
+                       description="Train a registered method; each method has its own options.")
+    methods = t.add_subparsers(dest="method", required=True, metavar="METHOD")
+    for name in list_methods():
+        add_method_parser(methods, get_method(name))
 
-    e = sub.add_parser("eval", help="evaluate a trained model in the papers' terms")
-    e.add_argument("method", help="method name (its checkpoint folder) or a checkpoint path")
+    e = sub.add_parser("eval", help="evaluate a trained model in its paper's terms")
+    e.add_argument("method", help="checkpoint folder name under <workspace>/checkpoints, or a checkpoint path")
     add_workspace_arg(e)
     e.add_argument("--split", default="test", choices=("val", "test"))
     e.add_argument("--exclude-reference", action="store_true",
                    help="drop the reference (source) image from the gallery; ADDE and UIGR keep it (the default), "
                         "TIRG / RTIC drop it")
     e.add_argument("--oracle-branch", action="store_true",
-                   help="unified UIGR models: use each query's own branch instead of the branch classifier's choice")
+                   help="models that route queries between tasks: use each query's own task instead of the "
+                        "branch classifier's choice")
     e.add_argument("--device", default="auto")
     e.add_argument("--json", type=Path, default=None, help="write the report here (default: <workspace>/reports)")
     e.set_defaults(func=cmd_eval)
 
 
-def train_config(method, args: argparse.Namespace):
-    """The method's config from the command line; a flag the method does not use is an error."""
-    fields = {f.name for f in dataclasses.fields(method.config_cls)}
-    given = {flag: (field, getattr(args, flag[2:].replace("-", "_"))) for flag, (field, _, _) in TRAIN_FLAGS.items()}
-    given = {flag: fv for flag, fv in given.items() if fv[1] is not None}
-    given |= {flag: (field, value) for flag, (field, value, _) in BOOL_FLAGS.items()
-              if getattr(args, flag[2:].replace("-", "_"))}
-    if args.pretrained:
-        given["--pretrained"] = ("pretrained", True)
-    if args.no_amp:
-        given["--no-amp"] = ("amp", False)
-    unused = [flag for flag, (field, _) in given.items() if field not in fields]
-    if args.paper_sizes and not set(PAPER_SIZES) <= fields:
-        unused.append("--paper-sizes")
-    if unused:
-        raise ValueError(f"{', '.join(unused)} do(es) not apply to method {args.method}; see fashion train --help")
-    values = {"method": args.method, "device": args.device}
-    if args.paper_sizes:
-        values |= PAPER_SIZES
-    values |= {field: value for field, value in given.values()}
-    return method.config_cls(**values)
+def add_method_parser(methods: argparse._SubParsersAction, spec: MethodSpec) -> None:
+    p = methods.add_parser(spec.name, help=spec.description, description=f"{spec.description} ({spec.paper}).")
+    add_workspace_arg(p)
+    opts = p.add_argument_group("options of this method (default: the config's; see also --config)")
+    for opt in spec.options():
+        add_option(opts, opt)
+    p.add_argument("--config", type=Path, default=None,
+                   help="JSON object of option values (keys as the option names with underscores)")
+    if spec.presets:
+        p.add_argument("--preset", choices=list(spec.presets), default=None,
+                       help="; ".join(f"{k}: {', '.join(f'{n}={v}' for n, v in vals.items())}"
+                                      for k, vals in spec.presets.items()))
+    p.add_argument("--name", default=None, help="checkpoint folder name (default: the method's)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint folder's state.pt")
+    p.add_argument("--progress-json", action="store_true", help="one JSON object per line on stdout (for the app)")
+    p.set_defaults(func=cmd_train, spec=spec)
+
+
+def add_option(group, opt: Option) -> None:
+    """One flag per option, defaulting to None so that only the flags given override ``--config``."""
+    help_ = f"{opt.help} (default: {_shown(opt.default)})"
+    dest = opt.name
+    if opt.kind == "bool":
+        group.add_argument(opt.flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_)
+    elif opt.kind in ("ints", "strs"):
+        group.add_argument(opt.flag, dest=dest, nargs="*", type=ARG_TYPES[opt.kind], default=None, help=help_)
+    else:
+        group.add_argument(opt.flag, dest=dest, type=ARG_TYPES[opt.kind], default=None, choices=opt.choices,
+                           help=help_)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A ``--config`` file: a JSON object of option values."""
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--config {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"--config {path} is not a readable JSON file ({exc})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"--config {path} must hold a JSON object of option values, not {type(values).__name__}")
+    return values
+
+
+def train_config(spec: MethodSpec, args: argparse.Namespace) -> Any:
+    """The method's config: defaults < --preset < --config file < flags; the entry's fixed values last."""
+    values = read_config_file(args.config) if args.config else {}
+    values |= {o.name: getattr(args, o.name) for o in spec.options() if getattr(args, o.name, None) is not None}
+    source = f"--config {args.config}" if args.config else "the command line"
+    return spec.make_config(values, preset=getattr(args, "preset", None), source=source)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     ws = Workspace.at(args.workspace)
-    method = get_method(args.method)
-    config = train_config(method, args)
+    spec: MethodSpec = args.spec
+    config = train_config(spec, args)
     callbacks = [JsonLinesReporter(sys.stdout)] if args.progress_json else [TqdmReporter()]
-    default_name = default_checkpoint_name(args.method, getattr(config, "compositor", ""))
-    out_dir = ws.checkpoints / (args.name or default_name)
-    trainer = method.trainer_cls(ws, config, out_dir, callbacks)
-    path = trainer.run(resume=args.resume)
+    out_dir = ws.checkpoints / (args.name or spec.default_checkpoint(config))
+    path = spec.create_trainer(ws, out_dir, callbacks, config=config).run(resume=args.resume)
     if not args.progress_json:
         print(f"checkpoint: {path}")
     return 0
@@ -144,51 +127,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     with Catalog.open(ws.catalog_path) as catalog:
         ckpt = load_checkpoint(resolve_checkpoint(ws, args.method), expected_schema=catalog.schema.to_dict())
-        if ckpt.method in COMPOSED_METHODS or ckpt.method in OUTFIT_METHODS:
-            return eval_composed(args, ws, catalog, ckpt, device)
-        model, head = ADDEModel.from_checkpoint(ckpt, device)
-        bank = ImageBank(ws, catalog, args.split, model.image_size)
+        spec = get_method(ckpt.method)
         out_json = args.json or ws.reports / f"eval-{ckpt.path.name}-{args.split}.json"
-        png = out_json.with_suffix(".matrix.png")
-        metrics = full_report(model, head, bank, catalog, args.split, BatchPreprocessor(device), png,
-                              reference_in_gallery=not args.exclude_reference)
-    report = report_dict(f"attribute-manipulation ({ckpt.method})", metrics,
-                         adde_protocol(reference_in_gallery=not args.exclude_reference),
-                         split=args.split, checkpoint=str(ckpt.path), method=ckpt.method)
-    atomic_write_json(out_json, report)
-    m = metrics.get("manipulation", {})
-    top = m.get("topk_accuracy", {})
-    ndcg30 = {k: v.get(30) for k, v in m.get("ndcg", {}).items()}
-    print(f"{ckpt.method} on {args.split}: attribute accuracy {metrics['attribute_accuracy']['mean']:.3f}; "
-          f"manipulation top-10/30/50 {top.get(10, float('nan')):.3f}/{top.get(30, float('nan')):.3f}/"
-          f"{top.get(50, float('nan')):.3f} over {m.get('queries', 0)} queries; NDCG@30 {ndcg30}; "
-          f"feature x classifier off-diagonal {metrics['feature_classifier_matrix']['mean_off_diagonal']:.3f}; "
-          f"ADDE-C triplet accuracy {metrics['conditional_similarity']['accuracy']:.3f}")
-    print(f"report: {out_json}")
-    return 0
-
-
-
-def eval_composed(args: argparse.Namespace, ws: Workspace, catalog: Catalog, ckpt, device) -> int:
-    """UIGR figures (R@10, R@50, mAP@50 for TGR and VCR, their mean, branch accuracy) with the protocol stated."""
-    source_in_gallery = not args.exclude_reference
-    routing = "oracle" if args.oracle_branch else "classifier"
-    if ckpt.method in OUTFIT_METHODS:
-        metrics = evaluate_outfit_checkpoint(ws, catalog, ckpt, args.split, device,
-                                             source_in_gallery=source_in_gallery)
-        protocol, task = outfit_protocol(source_in_gallery, args.split), "outfit complementary retrieval (ADDE-O)"
-    else:
-        metrics = evaluate_composed_checkpoint(ws, catalog, ckpt, args.split, device,
-                                               source_in_gallery=source_in_gallery, routing=routing)
-        protocol = composed_protocol(source_in_gallery, routing, args.split)
-        task = f"composed retrieval ({ckpt.method}, {ckpt.config.get('compositor', '')})"
-    out_json = args.json or ws.reports / f"eval-{ckpt.path.name}-{args.split}.json"
-    atomic_write_json(out_json, report_dict(task, metrics, protocol, split=args.split, checkpoint=str(ckpt.path),
-                                            method=ckpt.method))
-    kept = "kept in" if source_in_gallery else "removed from"
-    name = "UIGR protocol" if source_in_gallery else "TIRG/RTIC protocol"
-    print(f"{ckpt.method} on {args.split} ({name}: source image {kept} the gallery; whole-split gallery"
-          f"{'; branch classifier routing' if routing == 'classifier' else '; oracle routing'}): "
-          f"{summary_line(metrics)}")
+        report = spec.evaluate(EvalRequest(ws, catalog, ckpt, args.split, device,
+                                           reference_in_gallery=not args.exclude_reference,
+                                           oracle_routing=args.oracle_branch,
+                                           out_png=out_json.with_suffix(".matrix.png")))
+    atomic_write_json(out_json, report_dict(report.task, report.metrics, report.protocol, split=args.split,
+                                            checkpoint=str(ckpt.path), method=ckpt.method))
+    print(f"{ckpt.method} on {args.split} {report.summary}" if report.summary.startswith("(")
+          else f"{ckpt.method} on {args.split}: {report.summary}")
     print(f"report: {out_json}")
     return 0

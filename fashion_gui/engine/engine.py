@@ -1,14 +1,12 @@
 """The retrieval engine: typed requests in, ranked catalog items out (DESIGN.md, "Engine contract").
 
-``RetrievalEngine.open(workspace)`` loads the workspace's attribute model (ADDE encoder + memory block),
-encodes the gallery once (cached, gallery.py), and opens or builds its indexes (fashion_gui/index): one
-over the full embedding and one per attribute subspace, rebuilt when the model or parameters change and
-extended when catalog items were added. Requests:
-
-* :class:`Manipulate` -- r' = r + M i with i = onehot(target) - onehot(reference) (ADDE Eq. 5), searched
-  in the full space (ADDE-M);
-* :class:`SimilarIn` -- nearest items in one attribute's subspace (ADDE-C, conditional similarity);
-* :class:`TextFeedback` / :class:`Compatible` -- through the workspace's composed model (composed.py).
+``RetrievalEngine.open(workspace)`` opens the workspace's models through their registry entries
+(fashion_gui/methods): the *encoder* model first (it gives the gallery space: encodes query images,
+predicts attributes, carries style paths and typicality; ADDE-M, GRL, ...), then, for every request kind
+the encoder does not serve (text feedback, compatible items, ...), the model chosen for it (by
+``EngineConfig.models`` or automatically). Each opened checkpoint is a retriever (engine/retriever.py) with
+its cached gallery features and indexes; a request goes to the retriever chosen for its kind, and a kind
+no model serves is refused with the methods that would serve it.
 
 The engine is Qt-free, owns its models and indexes, and must be used from one thread at a time (the
 app's worker thread). Every search runs under ``torch.inference_mode()``.
@@ -18,76 +16,50 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from fashion_gui.atomic import atomic_write_json
 from fashion_gui.catalog.images import ImageSource, open_image
 from fashion_gui.catalog.schema import MISSING, SchemaError
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.engine.gallery import GalleryFeatures, feature_key, open_features
+from fashion_gui.engine.models import ModelInfo, scan_models
 from fashion_gui.engine.requests import (
-    Compatible,
     EngineError,
     Hit,
-    Manipulate,
     NotAvailableError,
     PathResult,
     QueryState,
     Request,
     RequestError,
     Results,
-    SimilarIn,
-    TextFeedback,
     TypicalityResult,
 )
-from fashion_gui.index import (
-    IndexConfig,
-    IndexData,
-    IndexManifest,
-    KnnGraph,
-    SubspaceIndexSet,
-    Typicality,
-    VectorIndex,
-    chunk_slices,
-    open_or_build_graph,
-    open_or_update,
-    path_to_category,
-    shortest_path,
-    typicality,
-)
-from fashion_gui.training.adde import ADDE_METHODS
-from fashion_gui.inference.adde_model import ADDEModel
-from fashion_gui.inference.checkpoint import (
-    Checkpoint,
-    CheckpointError,
-    list_checkpoints,
-    load_checkpoint,
-)
-from fashion_gui.inference.preprocess import BatchPreprocessor, square_resize
+from fashion_gui.engine.retriever import EncoderRetriever, EngineContext, Progress, Retriever, small_image
+from fashion_gui.index import IndexConfig, KnnGraph, Typicality, path_to_category, shortest_path, typicality
+from fashion_gui.inference.checkpoint import CheckpointError
 from fashion_gui.inference.device import resolve_device
+from fashion_gui.methods import REQUEST_KINDS, get_method, list_methods, methods_serving
 from fashion_gui.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 FULL = "full"
-QUERY_IMAGE_SIDE = 256  # the query image kept for other encoders is at most this many pixels a side
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+PATHS = "paths"  # the request kind of style paths and typicality (served by the encoder)
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     """What the engine loads and how it searches; the settings pane edits these."""
 
-    attribute_model: str | None = None  # checkpoint folder under <workspace>/checkpoints; None: "adde",
-    #                                     else the newest attribute model
-    composed_model: str | None = None  # UIGR checkpoint for text feedback; None: the newest, if any
-    compatible_model: str = "auto"  # "uigr" (VCR template), "adde-o", or "auto" (UIGR when present)
+    encoder_model: str | None = None  # checkpoint folder of the encoder model; None: automatic (the first
+    #                                   usable encoder in registry order, one named after its method first)
+    models: Mapping[str, str] = field(default_factory=dict)  # request kind -> checkpoint folder serving it;
+    #                                   a kind left out: the encoder if it serves it, else automatic
     gallery_split: str | None = None  # search one split only; None: the whole catalog
     index: IndexConfig | None = None  # None: the workspace's saved parameters (index_config.json), else defaults
     graph_k: int = 5  # neighbours per item in the style-path graph (cooperative embeddings: 5)
@@ -95,33 +67,32 @@ class EngineConfig:
     encode_batch: int = 256  # images per batch when encoding the gallery
     category_vote: int = 10  # neighbours voting on an uploaded image's category (no category classifier)
 
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.models) - set(REQUEST_KINDS))
+        if unknown:
+            raise ValueError(f"EngineConfig.models: unknown request kinds {unknown}; known: {', '.join(REQUEST_KINDS)}")
+
 
 class RetrievalEngine:
     """Use :meth:`open`. Not thread-safe: one worker thread owns it (DESIGN.md, threads)."""
 
     def __init__(self, workspace: Workspace, catalog: Catalog, device: torch.device, config: EngineConfig,
-                 checkpoint: Checkpoint, model: ADDEModel) -> None:
+                 ctx: EngineContext) -> None:
         self.workspace, self.catalog, self.device, self.config = workspace, catalog, device, config
         self.schema = catalog.schema
-        self.checkpoint, self.model = checkpoint, model
-        self.prep = BatchPreprocessor(device)
-        self.index_config = config.index or load_index_config(workspace)
-        self.model_dir = workspace.indexes / checkpoint.path.name
-        self.gallery: GalleryFeatures
-        self.full_index: VectorIndex
-        self.subspaces: SubspaceIndexSet
-        self.manifests: dict[str, IndexManifest] = {}
-        self.index_status: dict[str, str] = {}  # index name -> "loaded" | "updated" | "built"
+        self.ctx = ctx
+        self.encoder: EncoderRetriever
+        self.retrievers: dict[str, Retriever] = {}  # request kind -> the retriever that serves it
+        self.problems: list[str] = []  # models skipped by the automatic choice, and why
         self._graphs: dict[tuple[str, int], KnnGraph] = {}
         self._typical: dict[tuple[str, str], Typicality] = {}
         self._path_to_id: dict[str, int] | None = None
-        self.composed = None  # composed.ComposedSearch when the workspace has a UIGR / ADDE-O model
 
     # --- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, workspace: Workspace | str | Path, device: str = "auto", config: EngineConfig | None = None,
              progress: Progress | None = None) -> RetrievalEngine:
-        """Open a workspace: model, gallery features and indexes (built or updated as needed)."""
+        """Open a workspace: its models, gallery features and indexes (built or updated as needed)."""
         ws = workspace if isinstance(workspace, Workspace) else Workspace.at(workspace)
         config = config or EngineConfig()
         if not ws.exists():
@@ -132,49 +103,75 @@ class RetrievalEngine:
         try:
             if len(catalog) == 0:
                 raise EngineError(f"the catalog in {ws.root} is empty; import items before searching")
-            ckpt = _attribute_checkpoint(ws, catalog, config.attribute_model)
-            model, _ = ADDEModel.from_checkpoint(ckpt, torch_device)
-            engine = cls(ws, catalog, torch_device, config, ckpt, model)
-            engine._open_gallery(progress)
-            from fashion_gui.engine.composed import (
-                open_composed,  # after the gallery: it reuses the ids
-            )
-
-            engine.composed = open_composed(engine, progress)
+            ids = catalog.ids(split=config.gallery_split)
+            if len(ids) == 0:
+                raise EngineError(f"the {config.gallery_split!r} split of the catalog is empty; "
+                                  "pick another gallery split in the settings")
+            ctx = EngineContext(ws, catalog, torch_device, config.index or load_index_config(ws),
+                                config.encode_batch, progress, gallery_ids=ids)
+            engine = cls(ws, catalog, torch_device, config, ctx)
+            engine._open_models(scan_models(ws, catalog.schema.to_dict()))
         except BaseException:
             catalog.close()
             raise
         return engine
 
-    def _open_gallery(self, progress: Progress | None) -> None:
-        ids = self.catalog.ids(split=self.config.gallery_split)
-        if len(ids) == 0:
-            raise EngineError(f"the {self.config.gallery_split!r} split of the catalog is empty; "
-                              "pick another gallery split in the settings")
-        key = feature_key("adde", self.checkpoint.hash, self.model.image_size)
+    def _open_models(self, models: list[ModelInfo]) -> None:
+        by_name = {m.name: m for m in models}
+        opened: dict[str, Retriever] = {}
 
-        self.gallery = open_features(
-            self.model_dir / "features.npz", key, self.workspace, self.catalog, ids, self.model.image_size,
-            self._encode_images, self.config.encode_batch, (lambda d, n: progress("encode", d, n)) if progress else None,
-        )
-        data = IndexData(self.gallery.ids, self.gallery["embedding"], self.catalog.categories_of(self.gallery.ids))
-        sizes, d = self.schema.sizes, self.model.encoder.d
-        base = dict(checkpoint_hash=self.checkpoint.hash, catalog_version=self.catalog.version,
-                    dim=len(sizes) * d, config=self.index_config)
-        if progress:
-            progress("index", 0, 2)
-        self.full_index = self._open_index(FULL, IndexManifest(name=f"{self.model_dir.name}/{FULL}", **base), data)
-        if progress:
-            progress("index", 1, 2)
-        self.subspaces = self._open_index("subspaces", IndexManifest(
-            name=f"{self.model_dir.name}/subspaces", chunks=chunk_slices(len(sizes), d), **base), data)
-        if progress:
-            progress("index", 2, 2)
+        def open_model(info: ModelInfo) -> Retriever:
+            if info.name not in opened:
+                spec = get_method(info.method)
+                opened[info.name] = spec.retriever_cls.open(self.ctx, info.checkpoint, tuple(spec.serves))
+            return opened[info.name]
 
-    def _open_index(self, name: str, expected: IndexManifest, data: IndexData):
-        index, manifest, how = open_or_update(self.model_dir / name, expected, lambda: data)
-        self.manifests[name], self.index_status[name] = manifest, how
-        return index
+        def named(name: str, role: str) -> ModelInfo:
+            info = by_name.get(name)
+            if info is None:
+                raise CheckpointError(f"{self.workspace.checkpoints / name} is not a checkpoint of this workspace; "
+                                      f"pick another {role} in the settings")
+            if info.problem:
+                raise CheckpointError(info.problem)
+            return info
+
+        # the encoder: the gallery space
+        if self.config.encoder_model is not None:
+            info = named(self.config.encoder_model, "encoder model")
+            if not info.encoder:
+                raise CheckpointError(f"{info.checkpoint.path} holds a {info.method!r} model, which does not encode "
+                                      f"the gallery; encoders: {', '.join(m for m in _encoders())}")
+            encoders = [info]
+        else:
+            encoders = [m for m in models if m.usable and m.encoder]
+        if not encoders:
+            problems = [m.problem for m in models if m.problem]
+            detail = f" ({'; '.join(problems)})" if problems else ""
+            raise EngineError(f"no usable attribute model in {self.workspace.checkpoints}{detail}; train one with "
+                              f"`fashion train {_encoders()[0]} --workspace {self.workspace.root}`")
+        self.encoder = open_model(encoders[0])
+        self.ctx.encoder = self.encoder
+        self.ctx.gallery_ids = self.encoder.gallery.ids  # the items whose images could be read
+        # every other request kind: the chosen model, or the first usable one that serves it
+        for kind in REQUEST_KINDS:
+            chosen = self.config.models.get(kind)
+            if chosen is None and self.encoder.serves(kind):
+                self.retrievers[kind] = self.encoder
+                continue
+            if chosen is not None:
+                info = named(chosen, f"model for {REQUEST_KINDS[kind]}")
+                if kind not in info.serves:
+                    raise CheckpointError(f"{info.checkpoint.path} ({info.method}) does not serve "
+                                          f"{REQUEST_KINDS[kind]}; methods that do: {', '.join(methods_serving(kind))}")
+                self.retrievers[kind] = open_model(info)
+                continue
+            for info in (m for m in models if m.usable and kind in m.serves and not m.encoder):
+                try:
+                    self.retrievers[kind] = open_model(info)
+                    break
+                except (EngineError, CheckpointError) as exc:
+                    self.problems.append(f"{info.name}: {exc}")
+                    log.warning("not using %s for %s: %s", info.name, kind, exc)
 
     def close(self) -> None:
         self.catalog.close()
@@ -187,6 +184,11 @@ class RetrievalEngine:
 
     # --- what the engine can do ------------------------------------------------------------------
     @property
+    def gallery(self):
+        """The encoder's gallery features (ids, embeddings, predictions)."""
+        return self.encoder.gallery
+
+    @property
     def attribute_names(self) -> list[str]:
         return self.schema.names
 
@@ -194,38 +196,28 @@ class RetrievalEngine:
     def categories(self) -> tuple[str, ...]:
         return self.schema.categories
 
-    def can(self, request_kind: type) -> bool:
-        """Whether this workspace's models serve ``request_kind`` (Manipulate, SimilarIn, ...)."""
-        if request_kind in (Manipulate, SimilarIn):
-            return True
-        return self.composed is not None and self.composed.can(request_kind)
+    def can(self, request_kind: type | str) -> bool:
+        """Whether this workspace's models serve a request class (Manipulate, ...) or kind ("text", ...)."""
+        kind = request_kind if isinstance(request_kind, str) else request_kind.kind
+        return kind in self.retrievers
 
     def describe(self) -> dict:
         """Figures for the status bar, ``fashion index build`` and logs."""
         return {
             "workspace": str(self.workspace.root), "device": str(self.device),
-            "attribute_model": self.checkpoint.path.name, "method": self.checkpoint.method,
+            "encoder_model": self.encoder.checkpoint.path.name, "method": self.encoder.checkpoint.method,
+            "models": {kind: r.checkpoint.path.name for kind, r in self.retrievers.items()},
+            "retrievers": {r.checkpoint.path.name: r.describe() for r in {id(r): r for r in self.retrievers.values()}.values()},
             "categories": list(self.schema.categories), "attributes": list(self.schema.names),
+            "spaces": self.encoder.spaces,
             "values": {t.name: list(t.values) for t in self.schema.types},
             "gallery_items": len(self.gallery.ids), "skipped_images": len(self.gallery.skipped),
-            "indexes": {name: {"kind": m.kind, "items": m.item_count, "dim": m.dim, "status": self.index_status[name]}
-                        for name, m in self.manifests.items()},
-            "composed": self.composed.describe() if self.composed is not None else None,
+            "indexes": {name: {"kind": m.kind, "items": m.item_count, "dim": m.dim, "status": how}
+                        for name, (m, how) in self.ctx.indexes.items()},
+            "problems": list(self.problems),
         }
 
     # --- queries ---------------------------------------------------------------------------------
-    def _encode_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
-        """uint8 (B, 3, S, S) -> raw embedding (B, A*d), predicted values (B, A), their probabilities (B, A)."""
-        out = self.model.embed(images, self.prep)
-        conf = np.stack([p.max(1) for p in out["probs"]], 1).astype(np.float32)  # (B, A)
-        return {"embedding": out["embedding"].astype(np.float32), "pred": out["pred"], "conf": conf}
-
-    def _encode_one(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One RGB image -> (embedding (A*d,), predicted values (A,), probabilities (A,))."""
-        tensor = torch.from_numpy(np.ascontiguousarray(square_resize(rgb, self.model.image_size)))[None]  # (1, 3, S, S)
-        out = self._encode_images(tensor)
-        return out["embedding"][0], out["pred"][0], out["conf"][0]
-
     @torch.inference_mode()
     def encode(self, image: ImageSource) -> QueryState:
         """A query from a path, bytes or PIL image (EXIF rotation, RGBA/greyscale/CMYK/16-bit handled;
@@ -236,7 +228,7 @@ class RetrievalEngine:
             if item_id is not None:
                 return self.query_from_item(item_id)
         rgb = open_image(image)
-        embedding, pred, conf = self._encode_one(rgb)
+        embedding, pred, conf = self.encoder.encode_image(rgb)
         category = self._predicted_category(embedding, pred)
         labels = np.array([int(v) if t.applies_to(category) else MISSING for t, v in zip(self.schema.types, pred)],
                           dtype=np.int64)
@@ -246,7 +238,7 @@ class RetrievalEngine:
             embedding=embedding, labels=labels, attributes=self.schema.decode(labels),
             predicted=self._predicted(pred, conf), category=category, item_id=None,
             image_path=Path(image) if isinstance(image, (str, Path)) else None,
-            image=_small(rgb), source=source,
+            image=small_image(rgb), source=source,
         )
 
     def query_from_item(self, item_id: int) -> QueryState:
@@ -265,84 +257,47 @@ class RetrievalEngine:
         else:  # outside the gallery split (or its image was skipped): encode it now
             rgb = open_image(path)
             with torch.inference_mode():
-                embedding, pred, conf = self._encode_one(rgb)
-            image = _small(rgb)
+                embedding, pred, conf = self.encoder.encode_image(rgb)
+            image = small_image(rgb)
         return QueryState(
             embedding=np.asarray(embedding, np.float32), labels=labels, attributes=self.schema.decode(labels),
             predicted=self._predicted(pred, conf), category=category, item_id=item_id, image_path=path,
             image=image, source=f"catalog item {item_id}",
         )
 
-    def query_image(self, query: QueryState) -> Image.Image:
+    def query_image(self, query: QueryState):
         """The query's RGB image (loaded from the catalog for catalog items)."""
-        if query.image is not None:
-            return query.image
-        if query.image_path is None:
-            raise RequestError("this query has no image to give to the composed model")
-        return _small(open_image(query.image_path))
+        return self.ctx.query_image(query)
 
     # --- search ----------------------------------------------------------------------------------
     def search(self, request: Request, k: int = 50) -> Results:
         """Ranked items for one request, best first, the query item itself left out."""
         if k < 1:
             raise RequestError(f"k must be at least 1, got {k}")
-        start = time.perf_counter()
-        if isinstance(request, Manipulate):
-            ids, scores, requested, space, note = self._manipulate(request, k)
-        elif isinstance(request, SimilarIn):
-            ids, scores, requested, space, note = self._similar_in(request, k)
-        elif isinstance(request, (TextFeedback, Compatible)):
-            if self.composed is None or not self.composed.can(type(request)):
-                raise NotAvailableError(_not_available(request))
-            ids, scores, requested, space, note = self.composed.search(request, k)
-        else:
+        kind = getattr(request, "kind", None)
+        if kind not in REQUEST_KINDS:
             raise RequestError(f"unknown request {type(request).__name__}")
-        hits = self.hits(ids, scores, requested)
-        return Results(request, tuple(hits), requested, space, time.perf_counter() - start, note)
-
-    def _manipulate(self, request: Manipulate, k: int):
-        query = request.query
-        target = self._edited_labels(query, request.edits)
+        retriever = self.retrievers.get(kind)
+        if retriever is None:
+            raise NotAvailableError(self._not_available(kind))
+        start = time.perf_counter()
         with torch.inference_mode():
-            moved = self.model.manipulate(query.embedding[None], query.labels[None], target[None])[0]  # (A*d,)
-        category = self.category_filter(request.category)
-        result = self.full_index.search(moved, k + 1, category=category)
-        ids, scores = drop_query(result.ids, result.scores, query.item_id, k)
-        return ids, scores, dict(request.edits), FULL, ""
+            ranking = retriever.search(request, k)
+        hits = self.hits(ranking.ids, ranking.scores, ranking.requested)
+        return Results(request, tuple(hits), ranking.requested, ranking.space, time.perf_counter() - start,
+                       ranking.note)
 
-    def _similar_in(self, request: SimilarIn, k: int):
-        query = request.query
-        a = self._type_index(request.attribute)
-        result = self.subspaces.search(query.embedding, k + 1, a, category=self.category_filter(request.category))
-        ids, scores = drop_query(result.ids, result.scores, query.item_id, k)
-        value = query.attributes.get(request.attribute) or query.predicted[request.attribute][0]
-        return ids, scores, {request.attribute: value}, f"subspace:{request.attribute}", ""
-
-    def _edited_labels(self, query: QueryState, edits: dict[str, str]) -> np.ndarray:
-        """The query's labels with ``edits`` applied; clear errors for unknown types or values."""
-        target = query.labels.copy()
-        for name, value in edits.items():
-            a = self._type_index(name)
-            try:
-                target[a] = self.schema.types[a].index(value)
-            except SchemaError as exc:
-                raise RequestError(str(exc)) from None
-        return target
-
-    def _type_index(self, name: str) -> int:
-        try:
-            return self.schema.type_index(name)
-        except SchemaError:
-            raise RequestError(f"unknown attribute {name!r}; this model knows {', '.join(self.schema.names)}") from None
+    def _not_available(self, kind: str) -> str:
+        methods = methods_serving(kind)
+        return (f"{REQUEST_KINDS[kind]} is not available with this model: no model in this workspace serves it; "
+                f"train one with `fashion train {methods[0]} --workspace {self.workspace.root}` (or from the "
+                f"settings pane; methods that serve it: {', '.join(methods)})")
 
     def category_index(self, category: str) -> int:
-        try:
-            return self.schema.category_index(category)
-        except SchemaError as exc:
-            raise RequestError(str(exc)) from None
+        return self.ctx.category_index(category)
 
     def category_filter(self, category: str | None) -> int | None:
-        return None if category is None else self.category_index(category)
+        return self.ctx.category_filter(category)
 
     def hits(self, ids: np.ndarray | list[int], scores: np.ndarray | list[float],
              requested: dict[str, str] | None = None) -> list[Hit]:
@@ -369,25 +324,28 @@ class RetrievalEngine:
                            attributes=self.schema.decode(labels[i]), matches=matches))
         return out
 
+    def _type_index(self, name: str) -> int:
+        try:
+            return self.schema.type_index(name)
+        except SchemaError:
+            raise RequestError(f"unknown attribute {name!r}; this model knows {', '.join(self.schema.names)}") from None
+
     # --- style paths and typicality (cooperative embeddings, Sec. 5.3) ---------------------------
+    def _check_space(self, space: str) -> None:
+        if PATHS not in self.retrievers:
+            raise NotAvailableError(self._not_available(PATHS))
+        if space not in self.encoder.spaces:
+            if space in self.schema.names or space == FULL:
+                raise RequestError(f"the space {space!r} is not offered by {self.encoder.checkpoint.path.name}")
+            raise RequestError(f"unknown attribute {space!r}; this model knows {', '.join(self.schema.names)}")
+
     def graph(self, space: str = FULL) -> KnnGraph:
         """The k-NN graph of the gallery in the full space or one attribute subspace (cached on disk)."""
+        self._check_space(space)
         key = (space, self.config.graph_k)
         if key not in self._graphs:
-            if space == FULL:
-                graph, _ = open_or_build_graph(self.model_dir / FULL, self.manifests[FULL], self.full_index,
-                                               self.config.graph_k, connect=self.config.connect_graph)
-            else:
-                graph, _ = open_or_build_graph(self.model_dir / "subspaces", self.manifests["subspaces"],
-                                               self.subspaces, self.config.graph_k, subspace=self._type_index(space),
-                                               connect=self.config.connect_graph)
-            self._graphs[key] = graph
+            self._graphs[key] = self.encoder.graph(space, self.config.graph_k, self.config.connect_graph)
         return self._graphs[key]
-
-    def _space_vectors(self, space: str, ids: np.ndarray) -> np.ndarray:
-        if space == FULL:
-            return self.full_index.vectors(ids)
-        return self.subspaces.vectors(ids, self._type_index(space))
 
     def typicality(self, category: str, space: str = FULL) -> TypicalityResult:
         """The category's gallery items from most typical (nearest its centre) to most atypical."""
@@ -396,13 +354,14 @@ class RetrievalEngine:
         return TypicalityResult(tuple(hits), tuple(float(d) for d in ranked.distances), category, space)
 
     def _typicality(self, category: str, space: str) -> Typicality:
+        self._check_space(space)
         key = (category, space)
         if key not in self._typical:
             c = self.category_index(category)
             members = self.gallery.ids[self.catalog.categories_of(self.gallery.ids) == c]
             if len(members) == 0:
                 raise RequestError(f"the gallery has no {category!r} items; pick another category")
-            self._typical[key] = typicality(self._space_vectors(space, members), members)
+            self._typical[key] = typicality(self.encoder.space_vectors(space, members), members)
         return self._typical[key]
 
     def path(self, source: int, target: int | None = None, *, target_category: str | None = None,
@@ -412,8 +371,6 @@ class RetrievalEngine:
         attribute type name. :class:`UnreachableError` when no path exists."""
         if (target is None) == (target_category is None):
             raise RequestError("give either a target item or a target category, not both")
-        if space != FULL:
-            self._type_index(space)
         graph = self.graph(space)
         for item in (source, target):
             if item is not None and int(item) not in graph:
@@ -423,7 +380,7 @@ class RetrievalEngine:
             found = shortest_path(graph, int(source), int(target))
         else:
             found = path_to_category(graph, None, int(source), [], ranked=self._typicality(target_category, space))
-        vectors = self._space_vectors(space, np.asarray(found.ids))  # unit vectors of the space
+        vectors = self.encoder.space_vectors(space, np.asarray(found.ids))  # unit vectors of the space
         hits = self.hits(found.ids, vectors @ vectors[-1])  # score: cosine similarity to the target
         return PathResult(tuple(hits), found.steps, found.largest_step, space, target_category)
 
@@ -447,9 +404,12 @@ class RetrievalEngine:
             t = self.schema.type("category")
             if tuple(t.values) == tuple(self.schema.categories):
                 return t.values[int(pred[self.schema.type_index("category")])]
-        near = self.full_index.search(embedding, self.config.category_vote)
-        cats = self.catalog.categories_of(near.ids)
+        cats = self.catalog.categories_of(self.encoder.nearest(embedding, self.config.category_vote))
         return self.schema.categories[int(np.bincount(cats).argmax())]
+
+
+def _encoders() -> list[str]:
+    return list_methods(encoder=True)
 
 
 INDEX_CONFIG_FILE = "index_config.json"
@@ -469,54 +429,3 @@ def load_index_config(ws: Workspace) -> IndexConfig:
 def save_index_config(ws: Workspace, config: IndexConfig) -> None:
     """Remember index parameters for this workspace (atomic write); the next open rebuilds to match."""
     atomic_write_json(ws.indexes / INDEX_CONFIG_FILE, config.to_dict())
-
-
-def drop_query(ids: np.ndarray, scores: np.ndarray, item_id: int | None, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first k results without the query item itself (searches ask for k + 1)."""
-    if item_id is not None:
-        keep = ids != item_id
-        ids, scores = ids[keep], scores[keep]
-    return ids[:k], scores[:k]
-
-
-def _small(image: Image.Image) -> Image.Image:
-    if max(image.size) <= QUERY_IMAGE_SIDE:
-        return image
-    out = image.copy()
-    out.thumbnail((QUERY_IMAGE_SIDE, QUERY_IMAGE_SIDE), Image.BILINEAR)
-    return out
-
-
-def _not_available(request: Request) -> str:
-    if isinstance(request, TextFeedback):
-        return ("text feedback is not available with this model: the workspace has no composed-retrieval "
-                "model; train one with `fashion train uigr-tirg --workspace ...` (or from the settings pane)")
-    return ("compatible-item search is not available with this model: train a composed model "
-            "(`fashion train uigr-tirg`) or an outfit model (`fashion train adde-o`) on this workspace")
-
-
-def _attribute_checkpoint(ws: Workspace, catalog: Catalog, name: str | None) -> Checkpoint:
-    """The attribute model to use: ``name``, else ``adde``, else the newest attribute checkpoint."""
-    schema = catalog.schema.to_dict()
-    if name is not None:
-        folder = ws.checkpoints / name
-        ckpt = load_checkpoint(folder, expected_schema=schema)
-        if ckpt.method not in ADDE_METHODS:
-            raise CheckpointError(f"{folder} holds a {ckpt.method!r} model, not an attribute model "
-                                  f"({', '.join(ADDE_METHODS)}); pick another checkpoint")
-        return ckpt
-    candidates = [ws.checkpoints / "adde"] + [p for p in list_checkpoints(ws.checkpoints) if p.name != "adde"]
-    problems = []
-    for folder in candidates:
-        if not folder.exists():
-            continue
-        try:
-            ckpt = load_checkpoint(folder, expected_schema=schema)
-        except CheckpointError as exc:
-            problems.append(str(exc))
-            continue
-        if ckpt.method in ADDE_METHODS:
-            return ckpt
-    detail = f" ({'; '.join(problems)})" if problems else ""
-    raise EngineError(f"no usable attribute model in {ws.checkpoints}{detail}; train one with "
-                      f"`fashion train adde --workspace {ws.root}`")

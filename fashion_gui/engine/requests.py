@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import ClassVar, Union
 
 import numpy as np
 from PIL import Image
@@ -49,6 +49,7 @@ class QueryState:
 class Manipulate:
     """"This, but red": move the query by the memory block, r' = r + M i (ADDE Eq. 5), several edits at once."""
 
+    kind: ClassVar[str] = "manipulate"  # what a method declares it serves (fashion_gui.methods.REQUEST_KINDS)
     query: QueryState
     edits: dict[str, str]  # attribute type -> new value
     category: str | None = None  # optional restriction of the gallery to one category
@@ -58,6 +59,7 @@ class Manipulate:
 class SimilarIn:
     """"Similar in pattern only": nearest items in one attribute's subspace (ADDE-C / ASEN)."""
 
+    kind: ClassVar[str] = "similar_in"
     query: QueryState
     attribute: str
     category: str | None = None
@@ -67,6 +69,7 @@ class SimilarIn:
 class TextFeedback:
     """Free-text feedback composed with the query image (UIGR); the branch classifier picks TGR or VCR."""
 
+    kind: ClassVar[str] = "text"
     query: QueryState
     text: str
     category: str | None = None
@@ -76,6 +79,7 @@ class TextFeedback:
 class Compatible:
     """"Shoes that go with this": visually compatible items of ``target_category`` (UIGR VCR or ADDE-O)."""
 
+    kind: ClassVar[str] = "compatible"
     query: QueryState
     target_category: str
 

@@ -21,11 +21,18 @@ from models.labels import labels_to_onehot
 from models.memory import MemoryBlock
 
 
-def build_head(method: str, encoder: ADDEEncoder, beta: float = 0.1) -> NClassifierHead:
-    """The classifier head of a method; ``adde``/``no-grl`` get the diagonal-only head (for Fig. 5)."""
-    if method == "grl-nxn":
+HEAD_KINDS = ("diagonal", "n", "nxn")
+
+
+def build_head(kind: str, encoder: ADDEEncoder) -> NClassifierHead:
+    """The classifier head recorded in a checkpoint's architecture: ``diagonal`` (each classifier on its own
+    feature: ADDE, no-GRL), ``n`` (GRL's N classifiers, Fig. 1) or ``nxn`` (GRL's N x N, Fig. 2). Every head
+    also evaluates all feature/classifier pairs for the feature x classifier matrix (Fig. 5)."""
+    if kind not in HEAD_KINDS:
+        raise ValueError(f"unknown classifier head {kind!r}; expected one of {', '.join(HEAD_KINDS)}")
+    if kind == "nxn":
         return NxNClassifierHead.from_encoder(encoder)
-    return NClassifierHead.from_encoder(encoder, no_grl=method not in ("grl",))
+    return NClassifierHead.from_encoder(encoder, no_grl=kind == "diagonal")
 
 
 class ADDEModel(nn.Module):
@@ -54,7 +61,7 @@ class ADDEModel(nn.Module):
         arch = checkpoint.config["architecture"]
         schema = AttributeSchema.from_dict(checkpoint.schema)
         model = cls.create(schema, backbone=arch["backbone"], d=arch["d"], image_size=arch["image_size"])
-        head = build_head(checkpoint.method, model.encoder)
+        head = build_head(arch.get("head", "diagonal"), model.encoder)
         weights = checkpoint.weights(map_location=device)
         model.load_state_dict(weights["model"])
         head.load_state_dict(weights["head"])

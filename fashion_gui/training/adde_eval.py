@@ -25,7 +25,10 @@ from fashion_gui.evaluation.metrics import (
     topk_accuracy,
     triplet_accuracy,
 )
-from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.evaluation.report import adde_protocol
+from fashion_gui.inference.adde_model import ADDEModel
+from fashion_gui.inference.preprocess import BatchPreprocessor, ImageBank
+from fashion_gui.methods import EvalReport, EvalRequest
 from models.grl import feature_classifier_accuracy
 
 
@@ -124,3 +127,22 @@ def full_report(model, head, bank, catalog: Catalog, split: str, prep: BatchPrep
         render_heatmap_png(matrix, names, names, out_png, title="feature x classifier accuracy")
         report["feature_classifier_matrix"]["png"] = str(out_png)
     return report
+
+
+def evaluate(request: EvalRequest) -> EvalReport:
+    """``fashion eval`` for an attribute encoder (ADDE-M, GRL, no-GRL): attribute accuracy, manipulation top-K
+    and NDCG (ADDE protocol), the feature x classifier matrix (GRL Fig. 5) and ADDE-C triplet accuracy."""
+    model, head = ADDEModel.from_checkpoint(request.checkpoint, request.device)
+    bank = ImageBank(request.workspace, request.catalog, request.split, model.image_size)
+    metrics = full_report(model, head, bank, request.catalog, request.split, BatchPreprocessor(request.device),
+                          request.out_png, reference_in_gallery=request.reference_in_gallery)
+    m = metrics.get("manipulation", {})
+    top = m.get("topk_accuracy", {})
+    ndcg30 = {k: round(v.get(30), 4) for k, v in m.get("ndcg", {}).items() if v.get(30) is not None}
+    summary = (f"attribute accuracy {metrics['attribute_accuracy']['mean']:.3f}; manipulation top-10/30/50 "
+               f"{top.get(10, float('nan')):.3f}/{top.get(30, float('nan')):.3f}/{top.get(50, float('nan')):.3f} "
+               f"over {m.get('queries', 0)} queries; NDCG@30 {ndcg30}; feature x classifier off-diagonal "
+               f"{metrics['feature_classifier_matrix']['mean_off_diagonal']:.3f}; ADDE-C triplet accuracy "
+               f"{metrics['conditional_similarity']['accuracy']:.3f}")
+    return EvalReport(f"attribute-manipulation ({request.checkpoint.method})", metrics,
+                      adde_protocol(reference_in_gallery=request.reference_in_gallery), summary)

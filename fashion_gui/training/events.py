@@ -13,7 +13,9 @@ from tqdm import tqdm
 
 @dataclass
 class TrainEvent:
-    """One progress event. ``kind``: start | step | epoch | checkpoint | done | error."""
+    """One progress event. ``kind``: plan | start | step | epoch | checkpoint | done | error. A run begins with
+    one ``plan`` event listing its stages (name, title, epochs); later events carry ``stage_index`` (1-based)
+    and ``stage_count`` so a listener can show overall progress."""
 
     kind: str
     stage: str = ""                # e.g. "attributes", "manipulation"
@@ -26,6 +28,9 @@ class TrainEvent:
     images_per_second: float = 0.0
     message: str = ""
     path: str = ""
+    stage_index: int = 0           # 1-based position of ``stage`` in the plan
+    stage_count: int = 0
+    plan: list[dict] = field(default_factory=list)  # the "plan" event: [{"name", "title", "epochs"}, ...]
 
     def to_json(self) -> str:
         def clean(v):
@@ -33,7 +38,7 @@ class TrainEvent:
                 v = round(float(v), 6)
                 return v if math.isfinite(v) else None
             return v
-        data = {k: v for k, v in asdict(self).items() if v not in ("", 0, 0.0, {}) or k == "kind"}
+        data = {k: v for k, v in asdict(self).items() if v not in ("", 0, 0.0, {}, []) or k == "kind"}
         for key in ("losses", "metrics"):
             if key in data:
                 data[key] = {k: clean(v) for k, v in data[key].items()}
@@ -67,7 +72,7 @@ class TqdmReporter:
         if event.kind == "step":
             if self._bar is None or event.step == 1:
                 self._close()
-                self._bar = tqdm(total=event.steps, desc=f"{event.stage} {event.epoch}/{event.epochs}",
+                self._bar = tqdm(total=event.steps, desc=f"{event.stage} {event.epoch}/{event.epochs} (stage {event.stage_index}/{event.stage_count})",
                                  file=sys.stderr, leave=False)
             self._bar.update(event.step - self._bar.n)
             self._bar.set_postfix({k: f"{v:.3f}" for k, v in list(event.losses.items())[:4]})

@@ -25,9 +25,6 @@ caption's text is not used: ADDE-O's interaction signal is the pair of categorie
 """
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,58 +35,16 @@ import torch.nn.functional as F
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.evaluation.report import uigr_protocol
 from fashion_gui.inference.adde_model import ADDEModel
-from fashion_gui.inference.checkpoint import (
-    Checkpoint,
-    CheckpointError,
-    load_checkpoint,
-    save_checkpoint,
-)
-from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from fashion_gui.inference.outfit_model import OutfitRetrieval, build_outfit_head, load_outfit_pair, resolve_adde
+from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.methods import EvalReport, EvalRequest
+from fashion_gui.methods.outfit import OutfitTrainConfig
 from fashion_gui.training.events import Callback, TrainEvent
-from fashion_gui.training.trainer import Trainer
-from fashion_gui.training.uigr_eval import (
-    MAP_K,
-    ComposedBank,
-    TripletSet,
-    _figures,
-    feedback_triplets,
-)
+from fashion_gui.training.trainer import Trainer, chunked
+from fashion_gui.training.uigr_eval import MAP_K, ComposedBank, TripletSet, feedback_triplets, retrieval_figures
 from fashion_gui.workspace import Workspace
-from models.outfit import OutfitCompatibilityHead, OutfitRankingLoss
-
-OUTFIT_METHODS = {"adde-o": "ADDE-O: outfit complementary retrieval on a trained ADDE model's attribute chunks"}
-
-
-@dataclass
-class OutfitTrainConfig:
-    """ADDE-O training settings; the comments give the paper's values (ADDE supp. Sec. 1-2)."""
-
-    method: str = "adde-o"
-    adde_checkpoint: str = "adde"          # the ADDE model: folder name under <workspace>/checkpoints, or a path
-    attribute_types: tuple[str, ...] = ()  # types used; () = all of the ADDE model's (paper: 5 Polyvore types)
-    attention_hidden: int = 256            # kappa's hidden width (paper: 256)
-    squared: bool = True                   # squared per-type Euclidean distances
-    normalize_chunks: bool = True          # L2-normalise each ADDE chunk before psi_a
-    margin: float = 0.3                    # ranking loss margin (paper: 0.3)
-    batch_size: int = 96                   # paper: 96
-    epochs: int = 30
-    lr: float = 1e-3                       # Adam, decreasing linearly to 0 (paper: 5e-5 on Polyvore)
-    weight_decay: float = 0.0
-    seed: int = 0
-    device: str = "auto"                   # auto | cpu | cuda
-    eval_batch: int = 256
-
-    def __post_init__(self) -> None:
-        if self.method not in OUTFIT_METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(OUTFIT_METHODS)}")
-        self.attribute_types = tuple(self.attribute_types)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["attribute_types"] = list(self.attribute_types)
-        return data
-
+from models.outfit import OutfitRankingLoss
 
 def rank_by_distance(dist: np.ndarray, depth: int) -> np.ndarray:
     """Rows of the ``depth`` smallest distances per query (ties by gallery row); ``(Q, depth)``."""
@@ -116,18 +71,17 @@ def outfit_vcr_metrics(model: OutfitRetrieval, projected: np.ndarray, categories
         members = np.nonzero(categories == tc)[0]
         k = min(depth, len(members))
         in_cat[rows, :k] = members[rank_by_distance(dist[:, members], k)]
-    return {"vcr": {**_figures(whole, triplets.target, ks), "queries": len(triplets),
-                    "in_category": _figures(in_cat, triplets.target, ks)}}
+    return {"vcr": {**retrieval_figures(whole, triplets.target, ks), "queries": len(triplets),
+                    "in_category": retrieval_figures(in_cat, triplets.target, ks)}}
 
 
 class OutfitTrainer(Trainer):
-    """Trains the ADDE-O head on frozen ADDE chunks; validates, checkpoints atomically, reports events."""
-
-    stage = "outfit"
+    """Trains the ADDE-O head on frozen ADDE chunks (computed once); the loop, model selection on the
+    validation split's VCR triplets and resume are the base Trainer's."""
 
     def __init__(self, workspace: Workspace, config: OutfitTrainConfig, out_dir: Path,
-                 callbacks: list[Callback] | None = None) -> None:
-        super().__init__(workspace, config, out_dir, callbacks)
+                 callbacks: list[Callback] | None = None, method: str = "adde-o") -> None:
+        super().__init__(workspace, config, out_dir, callbacks, method)
         self.adde_path = resolve_adde(workspace, config.adde_checkpoint)
         try:
             adde_ckpt = load_checkpoint(self.adde_path, expected_schema=self.schema.to_dict())
@@ -146,7 +100,6 @@ class OutfitTrainer(Trainer):
         self.head = build_outfit_head(self.arch).to(self.device)
         self.loss = OutfitRankingLoss(config.margin)
         self.prep = BatchPreprocessor(self.device)
-        self._best: tuple[float, dict | None, dict] = (-1.0, None, {})
 
     def retrieval(self) -> OutfitRetrieval:
         return OutfitRetrieval(self.head, self.adde_hash, list(self.schema.categories), self.config.normalize_chunks)
@@ -177,83 +130,67 @@ class OutfitTrainer(Trainer):
             out[i] = neg
         return out
 
-    def train(self, train: ComposedBank, val: ComposedBank) -> dict[str, Any]:
-        cfg = self.config
-        pairs, members = self.pairs(train, "train")
-        if len(pairs) < 2:
-            raise ValueError("the train split has no outfits with two or more pieces; ADDE-O needs outfits")
-        chunks = self.chunks(train)
-        cats = torch.from_numpy(train.categories).to(self.device)
-        val_chunks = self.chunks(val).cpu().numpy() if len(val.ids) else None
-        val_trip = feedback_triplets(self.catalog, val, "val", "vcr")
-        optimizer = torch.optim.Adam(self.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        steps = math.ceil(len(pairs) / cfg.batch_size)
-        total_steps = steps * cfg.epochs
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1.0 - s / total_steps))
-        normalize = (lambda x: F.normalize(x, dim=2)) if cfg.normalize_chunks else (lambda x: x)
-        for epoch in range(cfg.epochs):
-            self.head.train()
-            neg = self.negatives(pairs, members, train)
-            order = self.rng.permutation(len(pairs))
-            t0, running, done = time.perf_counter(), {}, 0
-            for s in range(steps):
-                idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                ref, pos, n = (torch.from_numpy(a).to(self.device) for a in (pairs[idx, 0], pairs[idx, 1], neg[idx]))
-                d_pos = self.head.distance(normalize(chunks[ref]), normalize(chunks[pos]), cats[ref], cats[pos])  # (B,)
-                d_neg = self.head.distance(normalize(chunks[ref]), normalize(chunks[n]), cats[ref], cats[pos])  # (B,)
-                loss = self.loss(d_pos, d_neg)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                done += 1
-                acc = (d_pos < d_neg).float().mean().item()
-                running = {k: running.get(k, 0.0) + v for k, v in {"loss": loss.item(), "pair_acc": acc}.items()}
-                self.emit(TrainEvent("step", self.stage, epoch + 1, cfg.epochs, s + 1, steps,
-                                     losses={k: v / done for k, v in running.items()}))
-            rate = 3 * len(pairs) / max(time.perf_counter() - t0, 1e-9)
-            metrics = {}
-            if val_chunks is not None and len(val_trip):
-                model = self.retrieval()
-                m = outfit_vcr_metrics(model, model.project_chunks(val_chunks), val.categories, val_trip)["vcr"]
-                metrics = {"val_vcr_R@10": m["R@10"], "val_vcr_R@50": m.get("R@50", float("nan")),
-                           "val_vcr_in_category_R@10": m["in_category"]["R@10"],
-                           "val_vcr_in_category_R@50": m["in_category"].get("R@50", float("nan")),
-                           "val_vcr_in_category_mAP@50": m["in_category"]["mAP@50"]}
-            score = float(np.nanmean([metrics[k] for k in metrics if "in_category" in k])) if metrics else epoch
-            if score > self._best[0] or self._best[1] is None:
-                self._best = (score, {k: v.detach().clone() for k, v in self.head.state_dict().items()},
-                              {**metrics, "epoch": epoch + 1})
-            self.emit(TrainEvent("epoch", self.stage, epoch + 1, cfg.epochs,
-                                 losses={k: v / max(done, 1) for k, v in running.items()},
-                                 metrics=metrics, images_per_second=rate))
-        _, state, best = self._best
-        if state is not None:
-            self.head.load_state_dict(state)
-        if not (val_chunks is not None and len(val_trip)):
-            self.emit(TrainEvent("epoch", self.stage, message="the val split has no VCR triplets: kept the last epoch"))
-        return best
+    # --- the Trainer contract -----------------------------------------------------------------------
+    def describe(self) -> str:
+        return (f"training {self.method} on {self.device} on the chunks of {self.adde_path} "
+                f"({len(self.arch['attribute_indices'])} attribute types)")
 
-    def run(self, resume: bool = False) -> Path:
-        """Train and save. ``resume`` is accepted and starts over: a run takes seconds on cached ADDE chunks."""
-        cfg = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        self.emit(TrainEvent("start", message=f"training adde-o on {self.device} on the chunks of {self.adde_path} "
-                                              f"({len(self.arch['attribute_indices'])} attribute types)"))
-        adde_size = self.adde.image_size
-        train = ComposedBank(self.workspace, self.catalog, "train", adde_size)
-        val = ComposedBank(self.workspace, self.catalog, "val", adde_size)
-        metrics = self.train(train, val)
-        metrics = {**metrics, "train_seconds": round(time.perf_counter() - t0, 1), "device": str(self.device)}
-        save_checkpoint(self.out_dir, method=cfg.method, weights={"head": self.head.state_dict()},
-                        config={**cfg.to_dict(), "architecture": self.arch, "adde_checkpoint_hash": self.adde_hash,
-                                "adde_checkpoint_path": str(self.adde_path), "image_size": adde_size},
-                        schema=self.schema.to_dict(), catalog_version=self.catalog.version,
-                        metrics={"validation": metrics})
-        self.emit(TrainEvent("done", metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
-                             path=str(self.out_dir), message=f"saved {self.out_dir} ({metrics['train_seconds']} s)"))
-        return self.out_dir
+    def setup(self) -> None:
+        size = self.adde.image_size
+        self.train_bank = ComposedBank(self.workspace, self.catalog, "train", size)
+        self.val_bank = ComposedBank(self.workspace, self.catalog, "val", size)
+        self.train_pairs, self.members = self.pairs(self.train_bank, "train")
+        if len(self.train_pairs) < 2:
+            raise ValueError("the train split has no outfits with two or more pieces; ADDE-O needs outfits")
+        self.train_chunks = self.chunks(self.train_bank)
+        self.train_cats = torch.from_numpy(self.train_bank.categories).to(self.device)
+        self.val_chunks = self.chunks(self.val_bank).cpu().numpy() if len(self.val_bank.ids) else None
+        self.val_trip = feedback_triplets(self.catalog, self.val_bank, "val", "vcr")
+        if self.val_chunks is None or not len(self.val_trip):
+            self.emit(TrainEvent("start", message="the val split has no VCR triplets: the last epoch is kept"))
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"head": self.head}
+
+    def param_groups(self, stage: str) -> list[dict]:
+        return [{"params": [*self.head.parameters(), *self.loss.parameters()]}]
+
+    def learning_rate(self, stage: str, epoch: int, step: int, steps: int) -> float:
+        """Decreasing linearly to zero over the run (ADDE-O / CSA-Net), no warm-up."""
+        total = max(steps * self.config.epochs, 1)
+        return self.config.lr * max(0.0, 1.0 - (epoch * steps + step) / total)
+
+    def batches(self, stage: str, epoch: int):
+        neg = self.negatives(self.train_pairs, self.members, self.train_bank)
+        order = self.rng.permutation(len(self.train_pairs))
+        for idx in chunked(order, self.config.batch_size):
+            yield self.train_pairs[idx, 0], self.train_pairs[idx, 1], neg[idx]
+
+    def step(self, stage: str, batch):
+        ref, pos, n = (torch.from_numpy(a).to(self.device) for a in batch)
+        chunks, cats = self.train_chunks, self.train_cats
+        normalize = (lambda x: F.normalize(x, dim=2)) if self.config.normalize_chunks else (lambda x: x)
+        d_pos = self.head.distance(normalize(chunks[ref]), normalize(chunks[pos]), cats[ref], cats[pos])  # (B,)
+        d_neg = self.head.distance(normalize(chunks[ref]), normalize(chunks[n]), cats[ref], cats[pos])  # (B,)
+        loss = self.loss(d_pos, d_neg)
+        acc = (d_pos < d_neg).float().mean().item()
+        return loss, {"loss": loss.item(), "pair_acc": acc}, 3 * len(ref)
+
+    def validate(self, stage: str, epoch: int) -> tuple[float, dict[str, float]]:
+        if self.val_chunks is None or not len(self.val_trip):
+            return float(epoch), {}
+        model = self.retrieval()
+        m = outfit_vcr_metrics(model, model.project_chunks(self.val_chunks), self.val_bank.categories,
+                               self.val_trip)["vcr"]
+        metrics = {"val_vcr_R@10": m["R@10"], "val_vcr_R@50": m.get("R@50", float("nan")),
+                   "val_vcr_in_category_R@10": m["in_category"]["R@10"],
+                   "val_vcr_in_category_R@50": m["in_category"].get("R@50", float("nan")),
+                   "val_vcr_in_category_mAP@50": m["in_category"]["mAP@50"]}
+        return float(np.nanmean([metrics[k] for k in metrics if "in_category" in k])), metrics
+
+    def checkpoint_config(self) -> dict:
+        return {"architecture": self.arch, "adde_checkpoint_hash": self.adde_hash,
+                "adde_checkpoint_path": str(self.adde_path), "image_size": self.adde.image_size}
 
 
 def evaluate_outfit_checkpoint(workspace: Workspace, catalog: Catalog, checkpoint: Checkpoint, split: str,
@@ -275,3 +212,15 @@ def outfit_protocol(source_in_gallery: bool, split: str) -> dict[str, Any]:
             "gallery": f"vcr: every image of the {split} split; vcr.in_category: the target category's items only "
                        "(the ADDE-O / CSA-Net protocol)",
             "interaction": "the (reference, target) category pair; the VCR caption text is not used"}
+
+
+def evaluate(request: EvalRequest) -> EvalReport:
+    """``fashion eval adde-o``: VCR figures (whole gallery and in-category) with the protocol stated."""
+    source_in_gallery = request.reference_in_gallery
+    metrics = evaluate_outfit_checkpoint(request.workspace, request.catalog, request.checkpoint, request.split,
+                                         request.device, source_in_gallery=source_in_gallery)
+    vcr = metrics["vcr"]
+    summary = (f"VCR R@10 {vcr.get('R@10', float('nan')):.3f}, R@50 {vcr.get('R@50', float('nan')):.3f}; "
+               f"in-category R@10 {vcr['in_category'].get('R@10', float('nan')):.3f} over {vcr['queries']} queries")
+    return EvalReport("outfit complementary retrieval (ADDE-O)", metrics,
+                      outfit_protocol(source_in_gallery, request.split), summary)

@@ -16,7 +16,7 @@ triplet is used once per epoch: a product's shorter list is topped up with rando
 with triplets of one kind only contributes single-task rows (that row adds no term to the other task's
 BBC). ``pair_by="image"`` pairs by the exact reference image instead.
 
-CPU defaults (documented below; ``PAPER_SIZES`` and the "paper" comments give the paper's values): compact
+CPU defaults (``fashion_gui/methods/uigr.py``; its ``PAPER_SIZES`` preset and help texts give the paper's values): compact
 backbone at 64 px, frozen after initialising it from the workspace's ADDE checkpoint when one exists
 (``backbone_init="auto"``), so backbone features are computed once and training runs on cached features;
 smaller text encoder. ``train_backbone=True`` trains end to end as the paper does. Model selection on
@@ -24,10 +24,6 @@ the validation split (never the test split).
 """
 from __future__ import annotations
 
-import contextlib
-import math
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +31,12 @@ import numpy as np
 import torch
 
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.inference.checkpoint import (
-    CheckpointError,
-    atomic_torch_save,
-    file_sha256,
-    load_checkpoint,
-    save_checkpoint,
-)
+from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
 from fashion_gui.inference.preprocess import BatchPreprocessor
-from fashion_gui.training.events import Callback, TrainEvent
-from fashion_gui.training.trainer import Trainer
+from fashion_gui.inference.uigr_model import ComposedRetrieval
+from fashion_gui.methods.uigr import UIGRTrainConfig
+from fashion_gui.training.events import Callback
+from fashion_gui.training.trainer import Trainer, chunked
 from fashion_gui.training.uigr_eval import (
     ComposedBank,
     TripletSet,
@@ -52,100 +44,9 @@ from fashion_gui.training.uigr_eval import (
     feedback_triplets,
     selection_score,
 )
-from fashion_gui.inference.uigr_model import ComposedRetrieval
 from fashion_gui.workspace import Workspace
 from models.text import MAX_CAPTION_TOKENS, PAD_ID, Vocabulary
 from models.uigr import UIGRConfig, UIGRModel
-
-COMPOSED_METHODS = {
-    "uigr-tirg": "UIGR: one model for text-guided (TGR) and compatible (VCR) retrieval, TIRG compositors",
-    "uigr-rtic": "UIGR: one model for text-guided (TGR) and compatible (VCR) retrieval, RTIC compositors",
-    "tgr-only": "independent baseline: text-guided retrieval only (--compositor tirg|rtic)",
-    "vcr-only": "independent baseline: visually compatible retrieval only (--compositor tirg|rtic)",
-}
-METHOD_TASKS = {"uigr-tirg": ("tgr", "vcr"), "uigr-rtic": ("tgr", "vcr"), "tgr-only": ("tgr",),
-                "vcr-only": ("vcr",)}
-METHOD_COMPOSITOR = {"uigr-tirg": "tirg", "uigr-rtic": "rtic"}
-COMPOSITOR_CHOICES = ("tirg", "rtic")
-# The paper's sizes (supp. Sec. C; REFERENCE.md "UIGR"; CompFashion configs *_bigru_clip_512):
-# CLIP-width word embeddings, Bi-GRU hidden 1024 per direction, 512-d projections / text / composed features.
-PAPER_SIZES = {"embed_dim": 512, "word_dim": 512, "text_hidden": 1024}
-
-
-@dataclass
-class UIGRTrainConfig:
-    """Training settings. The defaults train the 1800-item demo on a 2-core CPU in about a minute; the
-    comments give the paper's values (``--paper-sizes`` sets embed_dim / word_dim / text_hidden to them)."""
-
-    method: str = "uigr-tirg"            # uigr-tirg | uigr-rtic | tgr-only | vcr-only
-    compositor: str = ""                 # tirg | rtic; "" = implied by uigr-* (tirg for tgr-only / vcr-only)
-    backbone: str = "compact"            # compact | resnet18 | resnet50 (paper: ImageNet ResNet50)
-    pretrained: bool = False             # ImageNet weights through torchvision (needs a download)
-    backbone_weights: str | None = None  # a local state-dict file for the backbone
-    backbone_init: str = "auto"          # auto | adde | none: start from the ADDE checkpoint's backbone
-    adde_checkpoint: str = "adde"        # that checkpoint: folder name under <workspace>/checkpoints, or a path
-    train_backbone: bool = False         # False: frozen backbone, cached features (CPU); paper: True
-    image_size: int = 64                 # paper: 224
-    embed_dim: int = 256                 # projection / text / composed size (paper: 512)
-    word_dim: int = 128                  # word-embedding size (paper: 512, CLIP token embeddings)
-    text_hidden: int = 256               # Bi-GRU hidden size per direction (paper: 1024)
-    word_vectors: str | None = None      # GloVe-style text file initialising the word embeddings
-    branch_hidden: int = 256             # branch classifier MLP(embed-256-2) (paper: 256)
-    init_scale: float = 4.0              # learnable s: BBC temperature 1/s^2 = 0.0625 at init (paper)
-    batch_size: int = 64                 # samples per step (paper: 64)
-    epochs: int = 12                     # paper: 40
-    lr: float = 1e-3                     # Adam (paper: 2e-4 with an ImageNet backbone trained end to end)
-    weight_decay: float = 4e-5           # paper (CompFashion): 4e-5
-    warmup_epochs: int = 1               # linear warm-up from lr/10 (paper: 5)
-    lr_milestones: tuple[int, ...] = (8, 11)  # lr x lr_gamma after these epochs (paper: 15, 25 of 40)
-    lr_gamma: float = 0.1
-    pair_by: str = "product"             # product | image: which TGR and VCR triplets form one sample
-    source_in_gallery: bool = True       # validation protocol (UIGR keeps the source image)
-    seed: int = 0
-    device: str = "auto"                 # auto | cpu | cuda
-    amp: bool = True                     # mixed precision (CUDA only)
-    channels_last: bool = True           # NHWC memory format (CUDA only)
-    eval_batch: int = 256
-    cpu_threads: int = 1                 # torch threads on CPU (0 = torch's default): these small GRU / linear
-                                         # layers gain little from more, and on a busy machine two threads
-                                         # per process were measured ~15x slower than one (oversubscription)
-    tasks: tuple[str, ...] = field(default=(), repr=False)  # derived from the method
-
-    def __post_init__(self) -> None:
-        if self.method not in COMPOSED_METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(COMPOSED_METHODS)}")
-        implied = METHOD_COMPOSITOR.get(self.method)
-        if implied and self.compositor and self.compositor != implied:
-            raise ValueError(f"method {self.method} uses the {implied} compositor; for {self.compositor} train "
-                             f"uigr-{self.compositor}")
-        self.compositor = self.compositor or implied or "tirg"
-        if self.compositor not in COMPOSITOR_CHOICES:
-            raise ValueError(f"unknown compositor {self.compositor!r}; choose one of {', '.join(COMPOSITOR_CHOICES)}")
-        if self.backbone_init not in ("auto", "adde", "none"):
-            raise ValueError(f"backbone_init must be auto, adde or none, got {self.backbone_init!r}")
-        if self.pair_by not in ("product", "image"):
-            raise ValueError(f"pair_by must be 'product' or 'image', got {self.pair_by!r}")
-        self.lr_milestones = tuple(int(m) for m in self.lr_milestones)
-        self.tasks = METHOD_TASKS[self.method]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["lr_milestones"] = list(self.lr_milestones)
-        data["tasks"] = list(self.tasks)
-        return data
-
-    def lr_at(self, epoch: int) -> float:
-        """Learning rate of 0-based ``epoch``: linear warm-up from lr/10, then steps at the milestones."""
-        if epoch < self.warmup_epochs:
-            return self.lr * (0.1 + 0.9 * epoch / self.warmup_epochs)
-        return self.lr * self.lr_gamma ** sum(epoch >= m for m in self.lr_milestones)
-
-
-def default_checkpoint_name(method: str, compositor: str) -> str:
-    """``uigr-tirg``, ``uigr-rtic``, ``tgr-only`` (TIRG) / ``tgr-only-rtic``, ``vcr-only`` / ``vcr-only-rtic``."""
-    if method in METHOD_COMPOSITOR or compositor in ("", "tirg"):
-        return method
-    return f"{method}-{compositor}"
 
 
 def build_vocabulary(catalog: Catalog, split: str = "train") -> Vocabulary:
@@ -226,13 +127,12 @@ class FeatureSource:
 
 
 class UIGRTrainer(Trainer):
-    """Trains one composed-retrieval method, validates every epoch, checkpoints atomically, reports events."""
-
-    stage = "composed"
+    """Trains one composed-retrieval method (unified when ``config.tasks`` has both tasks, else one task);
+    the loop, model selection on the validation split and resume are the base Trainer's."""
 
     def __init__(self, workspace: Workspace, config: UIGRTrainConfig, out_dir: Path,
-                 callbacks: list[Callback] | None = None) -> None:
-        super().__init__(workspace, config, out_dir, callbacks)
+                 callbacks: list[Callback] | None = None, method: str = "uigr-tirg") -> None:
+        super().__init__(workspace, config, out_dir, callbacks, method)
         self.vocab = build_vocabulary(self.catalog)
         self.backbone_source = self._backbone_source()
         self.arch = UIGRConfig(
@@ -242,15 +142,13 @@ class UIGRTrainer(Trainer):
             branch_hidden=config.branch_hidden, init_scale=config.init_scale)
         self.model = UIGRModel.from_config(self.arch)
         self._init_backbone()
-        self._init_word_vectors()
+        self.word_vector_message = self._init_word_vectors()
         self.model.to(self.device)
         if self.cuda and config.channels_last and config.train_backbone:
             self.model.backbone.to(memory_format=torch.channels_last)
         self.prep = BatchPreprocessor(self.device, channels_last=self.cuda and config.channels_last)
         self.amp = self.cuda and config.amp
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.encoded = {}  # task -> token id lists of the training captions
-        self._best: tuple[float, dict | None, dict] = (-1.0, None, {})
 
     # --- setup -------------------------------------------------------------------------------------
     def _adde_path(self) -> Path:
@@ -287,26 +185,87 @@ class UIGRTrainer(Trainer):
         prefix = "encoder.backbone."
         self.model.backbone.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
 
-    def _init_word_vectors(self) -> None:
+    def _init_word_vectors(self) -> str:
         if not self.config.word_vectors:
-            return
+            return ""
         loaded = self.vocab.load_word_vectors(self.config.word_vectors, dim=self.config.word_dim,
                                               base=self.model.text_encoder.embedding.weight, seed=self.config.seed)
         self.model.text_encoder.init_word_embeddings(loaded.weights)
-        self.word_vector_message = f"word vectors for {loaded.found} of {len(self.vocab) - 2} words"
+        return f"word vectors for {loaded.found} of {len(self.vocab) - 2} words"
 
-    # --- plumbing ----------------------------------------------------------------------------------
-    def _params(self) -> list[torch.nn.Parameter]:
+    # --- the Trainer contract -----------------------------------------------------------------------
+    def describe(self) -> str:
+        cfg = self.config
+        text = (f"training {self.method} ({cfg.compositor}) on {self.device} ({len(self.catalog)} catalog items, "
+                f"backbone {cfg.backbone} from {self.backbone_source.split(':')[0]}, "
+                f"{'trained' if cfg.train_backbone else 'frozen'}; vocabulary {len(self.vocab)} words)")
+        return f"{text}; {self.word_vector_message}" if self.word_vector_message else text
+
+    def setup(self) -> None:
+        cfg = self.config
+        self.train_bank = ComposedBank(self.workspace, self.catalog, "train", cfg.image_size)
+        self.val_bank = ComposedBank(self.workspace, self.catalog, "val", cfg.image_size)
+        self.trip = {t: feedback_triplets(self.catalog, self.train_bank, "train", t) for t in cfg.tasks}
+        for t, s in self.trip.items():
+            if len(s) < 2:
+                raise ValueError(f"the train split has {len(s)} {t.upper()} triplets; composed retrieval needs "
+                                 "feedback triplets of each task it trains (see `fashion catalog info`)")
+        self.encoded = {t: [self.vocab.encode(x, MAX_CAPTION_TOKENS) for x in s.texts] for t, s in self.trip.items()}
+        self.val_trip = {t: feedback_triplets(self.catalog, self.val_bank, "val", t) for t in cfg.tasks}
+
+    def begin_stage(self, stage: str, fresh: bool) -> None:
+        self.feats = FeatureSource(self.model, self.train_bank, self.prep, not self.config.train_backbone,
+                                   self.generator, self.config.eval_batch)
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model}
+
+    def param_groups(self, stage: str) -> list[dict]:
         frozen = set() if self.config.train_backbone else {id(p) for p in self.model.backbone.parameters()}
-        return [p for p in self.model.parameters() if id(p) not in frozen]
+        return [{"params": [p for p in self.model.parameters() if id(p) not in frozen]}]
 
-    def _optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self._params(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+    def learning_rate(self, stage: str, epoch: int, step: int, steps: int) -> float:
+        return self.config.lr_at(epoch)
 
-    def _set_train(self) -> None:
-        self.model.train()
+    def set_train_mode(self, mode: bool) -> None:
+        self.model.train(mode)
         if not self.config.train_backbone:
             self.model.backbone.eval()  # frozen: BatchNorm statistics stay those of the initial weights
+
+    def batches(self, stage: str, epoch: int):
+        return chunked(self._epoch_rows(self.trip, self.train_bank), self.config.batch_size, min_size=2)
+
+    def step(self, stage: str, rows: np.ndarray):
+        if len(self.config.tasks) == 2:
+            return self._unified_step(rows, self.trip, self.feats)
+        return self._single_step(rows, self.trip, self.feats)
+
+    def validate(self, stage: str, epoch: int) -> tuple[float, dict[str, float]]:
+        if not any(len(t) for t in self.val_trip.values()):
+            return float(epoch), {}
+        metrics = composed_metrics(self.retrieval(), self.val_bank, self.val_trip, self.prep,
+                                   source_in_gallery=self.config.source_in_gallery, batch_size=self.config.eval_batch)
+        flat = flatten_metrics(metrics, "val_")
+        shown = {k: v for k, v in flat.items() if "R@" in k or "mAP" in k or k.endswith("accuracy_overall")}
+        score = selection_score(metrics)
+        return score, {**shown, "val_score": score, "lr": self.config.lr_at(epoch)}
+
+    def checkpoint_config(self) -> dict:
+        return {"architecture": self.arch.to_dict(), "vocabulary": self.vocab.to_dict(),
+                "backbone_source": self.backbone_source}
+
+    def extra_state(self) -> dict:
+        return {"vocabulary": self.vocab.to_dict(), "backbone_source": self.backbone_source}
+
+    def load_extra_state(self, state: dict) -> None:
+        if state["vocabulary"] != self.vocab.to_dict():
+            raise ValueError(f"{self.out_dir / 'state.pt'} was saved with another catalog vocabulary; train "
+                             "without --resume")
+        self.backbone_source = state["backbone_source"]
+
+    def retrieval(self) -> ComposedRetrieval:
+        """The model in its inference wrapper (switches it to eval mode)."""
+        return ComposedRetrieval(self.model, self.vocab, self.config.image_size, self.schema)
 
     # --- one step ----------------------------------------------------------------------------------
     def _unified_step(self, rows: np.ndarray, trip: dict[str, TripletSet], feats: FeatureSource):
@@ -346,155 +305,6 @@ class UIGRTrainer(Trainer):
             group = np.arange(len(bank.ids))
         return sample_pairs(trip["tgr"], trip["vcr"], group, self.rng)
 
-    # --- epochs ------------------------------------------------------------------------------------
-    def train(self, train: ComposedBank, val: ComposedBank, start_epoch: int = 0,
-              optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
-        cfg = self.config
-        optimizer = optimizer or self._optimizer()
-        trip = {t: feedback_triplets(self.catalog, train, "train", t) for t in cfg.tasks}
-        for t, s in trip.items():
-            if len(s) < 2:
-                raise ValueError(f"the train split has {len(s)} {t.upper()} triplets; composed retrieval needs "
-                                 "feedback triplets of each task it trains (see `fashion catalog info`)")
-        self.encoded = {t: [self.vocab.encode(x, MAX_CAPTION_TOKENS) for x in s.texts] for t, s in trip.items()}
-        val_trip = {t: feedback_triplets(self.catalog, val, "val", t) for t in cfg.tasks}
-        feats = FeatureSource(self.model, train, self.prep, not cfg.train_backbone, self.generator, cfg.eval_batch)
-        step_fn = self._unified_step if len(cfg.tasks) == 2 else self._single_step
-        if start_epoch == 0:
-            self._best = (-1.0, None, {})
-        for epoch in range(start_epoch, cfg.epochs):
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.lr_at(epoch)
-            self._set_train()
-            rows = self._epoch_rows(trip, train)
-            steps = max(1, math.ceil(len(rows) / cfg.batch_size))
-            t0, seen, running, done = time.perf_counter(), 0, {}, 0
-            for s in range(steps):
-                chunk = rows[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-                if len(chunk) < 2:
-                    continue
-                loss, logs, n_images = step_fn(chunk, trip, feats)
-                optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                self.scaler.step(optimizer)
-                self.scaler.update()
-                seen, done = seen + n_images, done + 1
-                running = {k: running.get(k, 0.0) + v for k, v in logs.items()}
-                self.emit(TrainEvent("step", self.stage, epoch + 1, cfg.epochs, s + 1, steps,
-                                     losses={k: v / done for k, v in running.items()}))
-            rate = seen / max(time.perf_counter() - t0, 1e-9)
-            metrics = self.validate(val, val_trip)
-            score = selection_score(metrics)
-            flat = flatten_metrics(metrics, "val_")
-            if score > self._best[0] or self._best[1] is None:
-                self._best = (score, self._snapshot(), {**flat, "val_score": score, "epoch": epoch + 1})
-            self._save_state(epoch + 1, optimizer)
-            shown = {k: v for k, v in flat.items() if "R@" in k or "mAP" in k or k.endswith("accuracy_overall")}
-            self.emit(TrainEvent("epoch", self.stage, epoch + 1, cfg.epochs,
-                                 losses={k: v / max(done, 1) for k, v in running.items()},
-                                 metrics={**shown, "lr": cfg.lr_at(epoch)}, images_per_second=rate))
-        return self._take_best()
-
-    def retrieval(self) -> ComposedRetrieval:
-        """The model in its inference wrapper (switches it to eval mode)."""
-        return ComposedRetrieval(self.model, self.vocab, self.config.image_size, self.schema)
-
-    def validate(self, val: ComposedBank, val_trip: dict[str, TripletSet]) -> dict[str, Any]:
-        if not any(len(t) for t in val_trip.values()):
-            return {}
-        metrics = composed_metrics(self.retrieval(), val, val_trip, self.prep,
-                                   source_in_gallery=self.config.source_in_gallery, batch_size=self.config.eval_batch)
-        self._set_train()
-        return metrics
-
-    # --- state -------------------------------------------------------------------------------------
-    def _take_best(self) -> dict[str, Any]:
-        """Restore the best validation epoch (model selection on val, never test)."""
-        _, state, metrics = self._best
-        if state is not None:
-            self.model.load_state_dict(state)
-        self._best = (-1.0, None, {})
-        return metrics
-
-    def _snapshot(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def _save_state(self, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        """Epoch-end training state for ``--resume`` (atomic)."""
-        atomic_torch_save(self.out_dir / "state.pt", {
-            "epoch": epoch, "config": self.config.to_dict(), "vocabulary": self.vocab.to_dict(),
-            "backbone_source": self.backbone_source, "model": self.model.state_dict(),
-            "optimizer": optimizer.state_dict(), "rng": self.rng.bit_generator.state,
-            "generator": self.generator.get_state(), "best": self._best,
-        })
-
-    def _load_state(self) -> dict | None:
-        path = self.out_dir / "state.pt"
-        if not path.is_file():
-            return None
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        if state["config"] != self.config.to_dict() or state["vocabulary"] != self.vocab.to_dict():
-            raise ValueError(f"{path} was saved with another config or catalog; train without --resume or with "
-                             "the same options")
-        self.model.load_state_dict(state["model"])
-        self.backbone_source = state["backbone_source"]
-        self.rng.bit_generator.state = state["rng"]
-        self.generator.set_state(state["generator"])
-        self._best = state["best"]
-        return state
-
-    # --- the whole run -----------------------------------------------------------------------------
-    def run(self, resume: bool = False) -> Path:
-        """Train (or finish an interrupted run with ``resume``), then save the checkpoint; returns its folder."""
-        with torch_threads(self.config.cpu_threads if self.device.type == "cpu" else 0):
-            return self._run(resume)
-
-    def _run(self, resume: bool) -> Path:
-        cfg = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        self.emit(TrainEvent("start", message=(
-            f"training {cfg.method} ({cfg.compositor}) on {self.device} ({len(self.catalog)} catalog items, "
-            f"backbone {cfg.backbone} from {self.backbone_source.split(':')[0]}, "
-            f"{'trained' if cfg.train_backbone else 'frozen'}; vocabulary {len(self.vocab)} words)")))
-        if getattr(self, "word_vector_message", ""):
-            self.emit(TrainEvent("start", message=self.word_vector_message))
-        train = ComposedBank(self.workspace, self.catalog, "train", cfg.image_size)
-        val = ComposedBank(self.workspace, self.catalog, "val", cfg.image_size)
-        state = self._load_state() if resume else None
-        start, optimizer = 0, None
-        if state is not None:
-            start = state["epoch"]
-            optimizer = self._optimizer()
-            optimizer.load_state_dict(state["optimizer"])
-            self.emit(TrainEvent("start", message=f"resuming after epoch {start}"))
-        if start < cfg.epochs:
-            metrics = self.train(train, val, start, optimizer)
-        else:
-            metrics = self._take_best()
-        metrics = {**metrics, "train_seconds": round(time.perf_counter() - t0, 1), "device": str(self.device)}
-        save_checkpoint(self.out_dir, method=cfg.method, weights={"model": self.model.state_dict()},
-                        config={**cfg.to_dict(), "architecture": self.arch.to_dict(),
-                                "vocabulary": self.vocab.to_dict(), "backbone_source": self.backbone_source},
-                        schema=self.schema.to_dict(), catalog_version=self.catalog.version,
-                        metrics={"validation": metrics})
-        (self.out_dir / "state.pt").unlink(missing_ok=True)
-        self.emit(TrainEvent("done", metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
-                             path=str(self.out_dir), message=f"saved {self.out_dir} ({metrics['train_seconds']} s)"))
-        return self.out_dir
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Use ``n`` torch threads inside the block (``n`` <= 0: leave the setting alone); restores it after."""
-    previous = torch.get_num_threads()
-    if n > 0:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
 
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     """``{"tgr": {"R@10": x}}`` -> ``{"tgr_R@10": x}`` (numbers only; for events and checkpoint metrics)."""
@@ -505,8 +315,3 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             out[f"{prefix}{key}"] = float(value)
     return out
-
-
-def adde_checkpoint_hash(path: Path) -> str:
-    """sha256 of an ADDE checkpoint's weights (what ``backbone_source`` and ADDE-O record)."""
-    return file_sha256(Path(path) / "weights.pt")

@@ -31,8 +31,8 @@ from fashion_gui.evaluation.metrics import (
     recall_at_k,
 )
 from fashion_gui.evaluation.report import uigr_protocol
-from fashion_gui.inference.preprocess import ImageBank
-from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.preprocess import BatchPreprocessor, ImageBank
+from fashion_gui.methods import EvalReport, EvalRequest
 from fashion_gui.inference.uigr_model import ComposedRetrieval
 from fashion_gui.workspace import Workspace
 
@@ -87,7 +87,7 @@ def _pad(ranked: np.ndarray, depth: int) -> np.ndarray:
     return np.concatenate([ranked, np.full((len(ranked), depth - ranked.shape[1]), -1, np.int64)], axis=1)
 
 
-def _figures(ranked: np.ndarray, target: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
+def retrieval_figures(ranked: np.ndarray, target: np.ndarray, ks: Sequence[int]) -> dict[str, float]:
     depth = max(*ks, MAP_K)
     ranked = _pad(ranked, depth)
     out = {f"R@{k}": v for k, v in recall_at_k(ranked, target, ks).items()}
@@ -161,7 +161,7 @@ def composed_metrics(model, bank, triplets: dict[str, TripletSet], prep: BatchPr
         queries, chosen, _ = model.compose_features(features[torch.from_numpy(t.ref).to(features.device)],
                                                     t.texts, task=route, batch_size=batch_size)
         ranked = rank_routed(queries, chosen, galleries, t.ref, depth, source_in_gallery)
-        figures: dict[str, Any] = {**_figures(ranked, t.target, ks), "queries": len(t),
+        figures: dict[str, Any] = {**retrieval_figures(ranked, t.target, ks), "queries": len(t),
                                    "routed_to_own_branch": float(np.mean(np.asarray(chosen) == task))}
         if task == "vcr":
             own = np.nonzero(np.asarray(chosen) == task)[0]  # in-category ranking in the VCR space
@@ -170,7 +170,7 @@ def composed_metrics(model, bank, triplets: dict[str, TripletSet], prep: BatchPr
                 q, _, _ = model.compose_features(features[torch.from_numpy(t.ref).to(features.device)], t.texts,
                                                  task="vcr", batch_size=batch_size)
             in_cat = rank_in_category(q, galleries["vcr"], categories, t.target_category, depth)
-            figures["in_category"] = _figures(in_cat, t.target, ks)
+            figures["in_category"] = retrieval_figures(in_cat, t.target, ks)
         out[task] = figures
     present = [t for t in ("tgr", "vcr") if t in out]
     if len(present) == 2:
@@ -229,3 +229,18 @@ def summary_line(metrics: dict[str, Any]) -> str:
     if "branch_accuracy" in metrics:
         parts.append(f"branch accuracy {metrics['branch_accuracy'].get('overall', float('nan')):.3f}")
     return "; ".join(parts)
+
+
+def evaluate(request: EvalRequest) -> EvalReport:
+    """``fashion eval`` for a composed model: R@10, R@50, mAP@50 per task and their mean, branch accuracy,
+    under the UIGR protocol (source kept) or the TIRG / RTIC one (source removed), routing stated."""
+    routing = "oracle" if request.oracle_routing else "classifier"
+    metrics = evaluate_composed_checkpoint(request.workspace, request.catalog, request.checkpoint, request.split,
+                                           request.device, source_in_gallery=request.reference_in_gallery,
+                                           routing=routing)
+    kept = "kept in" if request.reference_in_gallery else "removed from"
+    name = "UIGR protocol" if request.reference_in_gallery else "TIRG/RTIC protocol"
+    summary = (f"({name}: source image {kept} the gallery; whole-split gallery; {routing} routing): "
+               f"{summary_line(metrics)}")
+    task = f"composed retrieval ({request.checkpoint.method}, {request.checkpoint.config.get('compositor', '')})"
+    return EvalReport(task, metrics, composed_protocol(request.reference_in_gallery, routing, request.split), summary)

@@ -223,21 +223,26 @@ def workspace_copy(trained_workspace, tmp_path):
     return ws
 
 
+def _index_status(eng) -> dict[str, str]:
+    """The encoder's indexes ("<checkpoint>/full", ".../subspaces") by short name -> loaded | updated | built."""
+    return {name.split("/")[-1]: ix["status"] for name, ix in eng.describe()["indexes"].items()}
+
+
 def test_indexes_are_reused_updated_with_new_items_and_rebuilt_on_a_new_model(workspace_copy):
     ws = workspace_copy
     with RetrievalEngine.open(ws, device="cpu") as eng:
-        assert eng.index_status == {"full": "built", "subspaces": "built"} and eng.gallery.encoded == len(eng.gallery.ids)
+        assert _index_status(eng) == {"full": "built", "subspaces": "built"} and eng.gallery.encoded == len(eng.gallery.ids)
         n = len(eng.gallery.ids)
         source = eng.catalog.item(int(eng.catalog.ids(split="test")[0]))
     with RetrievalEngine.open(ws, device="cpu") as eng:
-        assert eng.index_status == {"full": "loaded", "subspaces": "loaded"} and eng.gallery.encoded == 0
+        assert _index_status(eng) == {"full": "loaded", "subspaces": "loaded"} and eng.gallery.encoded == 0
     # a new catalog item: only it is encoded, the indexes are extended, and it is found
     shutil.copy(ws.resolve_image(source.image_path), ws.images / "new.jpg")
     with Catalog.open(ws.catalog_path) as catalog:
         (new_id,) = catalog.add_items([ItemRecord("images/new.jpg", source.category, "new-product", "test",
                                                   source.attributes)])
     with RetrievalEngine.open(ws, device="cpu") as eng:
-        assert eng.index_status == {"full": "updated", "subspaces": "updated"}
+        assert _index_status(eng) == {"full": "updated", "subspaces": "updated"}
         assert eng.gallery.encoded == 1 and len(eng.gallery.ids) == n + 1
         q = eng.query_from_item(source.id)
         assert eng.search(Manipulate(q, {}), k=1).ids == [new_id]  # its duplicate image
@@ -245,7 +250,7 @@ def test_indexes_are_reused_updated_with_new_items_and_rebuilt_on_a_new_model(wo
     save_index_config(ws, IndexConfig(ef_search=64))
     assert load_index_config(ws).ef_search == 64
     with RetrievalEngine.open(ws, device="cpu") as eng:
-        assert eng.index_status["full"] == "built" and eng.manifests["full"].config.ef_search == 64
+        assert _index_status(eng)["full"] == "built" and eng.ctx.indexes["adde/full"][0].config.ef_search == 64
 
 
 def test_a_broken_gallery_image_is_skipped_and_reported(workspace_copy):
@@ -280,4 +285,4 @@ def test_a_checkpoint_of_another_schema_is_refused(workspace_copy):
     with pytest.raises(EngineError, match="another catalog schema"):
         RetrievalEngine.open(workspace_copy, device="cpu")
     with pytest.raises(Exception, match="another catalog schema"):
-        RetrievalEngine.open(workspace_copy, device="cpu", config=EngineConfig(attribute_model="adde"))
+        RetrievalEngine.open(workspace_copy, device="cpu", config=EngineConfig(encoder_model="adde"))

@@ -59,8 +59,8 @@ def test_compatible_items_come_from_the_target_category(engine):
 
 
 def test_compatible_through_adde_o(composed_ws):
-    with RetrievalEngine.open(composed_ws, device="cpu", config=EngineConfig(compatible_model="adde-o")) as eng:
-        assert eng.describe()["composed"]["compatible_via"] == "adde-o"
+    with RetrievalEngine.open(composed_ws, device="cpu", config=EngineConfig(models={"compatible": "adde-o"})) as eng:
+        assert eng.describe()["models"]["compatible"] == "adde-o"
         q = _query(eng)
         results = eng.search(Compatible(q, "trousers"), k=6)
         assert results.space == "outfit" and all(h.category == "trousers" for h in results.hits)
