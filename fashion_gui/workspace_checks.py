@@ -4,6 +4,7 @@ of a cancelled catalog build. The settings pane and the app's start call these; 
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
@@ -11,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from fashion_gui.catalog.store import Catalog, CatalogError
-from fashion_gui.inference.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-from fashion_gui.methods import get_method, list_methods
+from fashion_gui.engine.models import ModelInfo, scan_models
+from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
+from fashion_gui.methods import get_method
 from fashion_gui.workspace import Workspace
 
 # headline validation figure of a checkpoint: metrics key -> short label (first present wins)
@@ -30,19 +32,6 @@ class DemoRecipe:
     #                                                       leaves no orphaned render workers behind
     train_method: str = "adde"
     train_values: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """One checkpoint folder as the model choosers show it; ``problem`` is set when it does not fit the
-    catalog (or its method is not registered)."""
-
-    name: str
-    method: str
-    serves: tuple[str, ...]
-    encoder: bool
-    problem: str | None
-    metrics: dict
 
 
 def headline(info: ModelInfo) -> str:
@@ -72,27 +61,21 @@ def catalog_schema(ws: Workspace) -> dict | None:
         return None
 
 
-def scan_models(ws: Workspace) -> list[ModelInfo]:
-    """The workspace's checkpoints, newest first, each checked against the catalog's attribute schema;
-    folders that cannot be read at all are left out."""
-    schema = catalog_schema(ws)
-    known = set(list_methods())
-    found = []
-    for folder in list_checkpoints(ws.checkpoints):
-        try:
-            ckpt, problem = load_checkpoint(folder, expected_schema=schema), None
-        except CheckpointError as exc:
-            try:
-                ckpt, problem = load_checkpoint(folder), str(exc)
-            except CheckpointError:
-                continue
-        if ckpt.method not in known:
-            continue
-        spec = get_method(ckpt.method)
-        metrics = ckpt.metrics.get("validation", ckpt.metrics)
-        found.append(ModelInfo(folder.name, ckpt.method, tuple(spec.serves), spec.encoder, problem,
-                               metrics if isinstance(metrics, dict) else {}))
-    return found
+def list_models(ws: Workspace) -> list[ModelInfo]:
+    """The workspace's checkpoints in the engine's order of preference (``engine.models.scan_models``),
+    each checked against the catalog's attribute schema. One made for another catalog keeps its problem but
+    is told by its method, so a chooser can list it (not choosable) where that method's models go."""
+    return [_with_method(ws, info) if info.problem and not info.method else info
+            for info in scan_models(ws, catalog_schema(ws))]
+
+
+def _with_method(ws: Workspace, info: ModelInfo) -> ModelInfo:
+    """``info`` with the method its config names (read without the schema check), if it can be read."""
+    try:
+        spec = get_method(load_checkpoint(ws.checkpoints / info.name).method)
+    except (CheckpointError, ValueError):  # damaged, or a method this program does not know: as it was
+        return info
+    return dataclasses.replace(info, method=spec.name, serves=tuple(spec.serves), encoder=spec.encoder)
 
 
 def workspace_problem(ws: Workspace) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from fashion_gui.engine import EngineConfig
+from fashion_gui.methods import REQUEST_KINDS
 
 MAX_RECENT = 12
 
@@ -67,7 +68,9 @@ class AppSettings:
             return EngineConfig()
         encoder = values.get("encoder_model")
         models = values.get("models")
-        models = {str(k): v for k, v in models.items() if isinstance(v, str) and v} if isinstance(models, dict) else {}
+        if not isinstance(models, dict):
+            models = {}
+        models = {k: v for k, v in models.items() if k in REQUEST_KINDS and isinstance(v, str) and v}
         return EngineConfig(encoder_model=encoder if isinstance(encoder, str) and encoder else None, models=models)
 
     def set_engine_config(self, workspace: Path, config: EngineConfig) -> None:

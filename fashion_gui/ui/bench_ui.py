@@ -121,7 +121,7 @@ def click_latency(workspace: Workspace, clicks: int = 60, k: int = 30, device: s
         worker_ms = window.last_seconds * 1e3 if window.last_seconds is not None else None
         return {
             "clicks": clicks, "k": k, "gallery_items": info["gallery_items"], "device": info["device"],
-            "model": info["attribute_model"], "window": list(size), "qpa_platform": app.platformName(),
+            "model": info["encoder_model"], "window": list(size), "qpa_platform": app.platformName(),
             "click_to_results_painted_ms": {"p50": round(statistics.median(painted), 2),
                                             "p95": round(_percentile(painted, 0.95), 2),
                                             "max": round(max(painted), 2)},

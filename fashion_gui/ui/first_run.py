@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QProgressDialog, QWidget
 
 from fashion_gui.engine import EngineConfig
@@ -37,7 +38,10 @@ class DemoBuildDialog(QProgressDialog):
     the attribute model (adde)") with the step's own progress below it.
 
     ``values`` maps a method to its option values (the registry's defaults otherwise); ``client`` is the
-    app's engine worker, which opens the new workspace to build its indexes."""
+    app's engine worker, which opens the new workspace to build its indexes. ``progressed(value, label)``
+    follows the bar (per mille, never moving back) and its label."""
+
+    progressed = Signal(int, str)
 
     def __init__(self, workspace: Workspace, client: EngineClient, catalog_flags: Sequence[str] = DEMO_FLAGS,
                  methods: Sequence[str] = FIRST_RUN_METHODS, values: Mapping[str, Mapping[str, Any]] | None = None,
@@ -95,9 +99,13 @@ class DemoBuildDialog(QProgressDialog):
 
     def _show(self, fraction: float, detail: str) -> None:
         """Overall progress: the finished steps plus ``fraction`` of the current one, each an equal share."""
-        self.setValue(round(PROGRESS_SCALE * (self.step + min(max(fraction, 0.0), 1.0)) / self.steps))
+        value = round(PROGRESS_SCALE * (self.step + min(max(fraction, 0.0), 1.0)) / self.steps)
+        value = max(value, self.value())  # the index step reports several stages, each from 0
         text = f"Building the demo workspace\nstep {self.step + 1} of {self.steps}: {self.titles[self.step]}"
-        self.setLabelText(text + (f"\n{detail}" if detail else ""))
+        text += f"\n{detail}" if detail else ""
+        self.setValue(value)
+        self.setLabelText(text)
+        self.progressed.emit(value, text)
 
     def _on_step_progress(self, done: int, total: int, label: str) -> None:
         self._show(done / max(total, 1), label)

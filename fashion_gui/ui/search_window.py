@@ -59,7 +59,7 @@ from fashion_gui.engine import (
     TextFeedback,
     Turn,
 )
-from fashion_gui.methods import REQUEST_KINDS
+from fashion_gui.methods import REQUEST_KINDS, list_methods
 from fashion_gui.ui.app_settings import AppSettings, RecentQuery
 from fashion_gui.ui.engine_worker import EngineClient
 from fashion_gui.ui.main_window import MainWindow
@@ -372,9 +372,9 @@ class SearchWindow(QMainWindow):
         self.similar_box.addItems(info["attributes"])
         if previous is None or previous.get("attributes") != info["attributes"] or previous.get("values") != info["values"]:
             self._clear_attribute_boxes()
-        composed = info.get("composed") or {}
-        if not composed.get("text_model"):  # the engine explains it too, if the user tries
-            self.text_box.setPlaceholderText("Text feedback needs a composed model: train uigr-tirg in Settings")
+        if not (info.get("models") or {}).get("text"):  # the engine explains it too, if the user tries
+            trainers = " or ".join(list_methods(serves="text"))
+            self.text_box.setPlaceholderText(f"Text feedback needs a model for it: train {trainers} in Settings")
         else:
             self.text_box.setPlaceholderText('Text feedback, e.g. "change colour to red" (Enter)')
         self.path_view.set_engine_info(info)
@@ -382,7 +382,7 @@ class SearchWindow(QMainWindow):
         self.settings_pane.set_engine_info(info)
         skipped = f" \u00b7 {info['skipped_images']} unreadable images skipped" if info.get("skipped_images") else ""
         self.status_engine.setText(f"{info['device']} \u00b7 {info['gallery_items']} items \u00b7 "
-                                   f"model {info['attribute_model']}{skipped}")
+                                   f"model {info['encoder_model']}{skipped}")
         k = self.k_box.value()
         query = self.query
         self._job = 0

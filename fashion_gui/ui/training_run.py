@@ -392,7 +392,9 @@ class TrainingRun(CliRun):
         super().__init__(args, f"Training {method}", result=name, parent=parent)
         offered = {o.name for o in spec.options()}
         self.spec, self.config, self.name, self.config_path = spec, config, name, config_path
-        self.values = {k: v for k, v in spec.config_dict(config).items() if k in offered}  # what run.json holds
+        # what run.json holds: the resolved options; one left at none (None) is left out, so the command
+        # takes its default
+        self.values = {k: v for k, v in spec.config_dict(config).items() if k in offered and v is not None}
         self.workspace, self.method = workspace, method
         self.checkpoint_dir = workspace.checkpoints / self.name
         self.tracker = ProgressTracker(planned_stages(spec, self.config))
@@ -411,7 +413,7 @@ class TrainingRun(CliRun):
         self._existed = self.checkpoint_dir.is_dir()
         self._before = _mtimes(self.checkpoint_dir)
         try:
-            atomic_write_json(self.config_path, self.values, indent=1)
+            atomic_write_json(self.config_path, self.values)
         except OSError as exc:
             self.outcome = "running"
             self._fail(f"{self.title} could not write its settings to {self.config_path}: {exc}")
@@ -435,14 +437,15 @@ class TrainingRun(CliRun):
             self.error_event = event
         if event.get("images_per_second"):
             self._rate = float(event["images_per_second"])
-        self._estimate(position)
+        if kind in ("step", "epoch"):
+            self._estimate(position)
         self.event.emit(event)
         if kind in ("step", "epoch", "done"):
             self.progress.emit(round(PROGRESS_SCALE * position / self.tracker.total), PROGRESS_SCALE,
                                self._label(event))
 
     def _estimate(self, position: float) -> None:
-        """The time left, from the pace since the first progress event (data loading is not counted)."""
+        """The time left, from the pace since the first step (loading the data before it is not counted)."""
         now = time.monotonic()
         if self._clock is None:
             self._clock = (now, position)

@@ -6,13 +6,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QThreadPool, Qt  # noqa: E402
 from PySide6.QtWidgets import QDialog  # noqa: E402
 
-from fashion_gui.catalog.demo.builder import DemoConfig  # noqa: E402
 from fashion_gui.catalog.store import Catalog  # noqa: E402
+from fashion_gui.methods import get_method  # noqa: E402
 from fashion_gui.ui.catalog_model import ItemIdRole  # noqa: E402
-from fashion_gui.training.adde import ADDETrainConfig  # noqa: E402
-from fashion_gui.training.outfit import OutfitTrainConfig  # noqa: E402
-from fashion_gui.training.uigr import UIGRTrainConfig  # noqa: E402
-from fashion_gui.ui.first_run import DEMO_MODEL, DEMO_OUTFIT_MODEL, DEMO_TEXT_MODEL, DemoBuildDialog  # noqa: E402
+from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
+from fashion_gui.ui.first_run import FIRST_RUN_METHODS, DemoBuildDialog  # noqa: E402
 from fashion_gui.ui.main_window import MainWindow  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
 
@@ -41,20 +39,60 @@ def test_filters_narrow_the_grid_and_thumbnails_load(qtbot, demo_workspace):
         assert window.thumbnails.wait(5000)
 
 
-def test_first_run_dialog_builds_the_demo_and_its_model(qtbot, tmp_path):
+def test_first_run_builds_the_demo_and_its_models_in_child_processes(qtbot, tmp_path):
+    """``fashion catalog demo``, then ``fashion train`` of each first-run method, one child process after
+    another, then the engine worker builds the indexes; the bar covers all steps and names the one running."""
     ws = Workspace(tmp_path / "ws")
-    tiny = ADDETrainConfig(epochs=1, manip_epochs=1, image_size=32, d=16, triplets_per_epoch=16, device="cpu")
-    composed = UIGRTrainConfig(epochs=1, image_size=32, embed_dim=32, word_dim=16, text_hidden=32, device="cpu")
-    outfit = OutfitTrainConfig(epochs=1, device="cpu")
-    dialog = DemoBuildDialog(ws, DemoConfig(items=240, size=48, workers=1), train=tiny, composed=composed,
-                             outfit=outfit)
+    client = EngineClient()
+    values = {"adde": {"epochs": 1, "manip_epochs": 1, "image_size": 32, "d": 16, "triplets_per_epoch": 16},
+              "uigr-tirg": {"epochs": 1, "image_size": 32, "embed_dim": 32, "word_dim": 16, "text_hidden": 32},
+              "adde-o": {"epochs": 1}}
+    dialog = DemoBuildDialog(ws, client, catalog_flags=["--items", "240", "--size", "48", "--workers", "1"],
+                             values=values, device="cpu")
     qtbot.addWidget(dialog)
-    assert dialog.exec() == QDialog.Accepted, dialog.error
-    assert ws.exists() and dialog.error is None
-    for name in (DEMO_MODEL, DEMO_TEXT_MODEL, DEMO_OUTFIT_MODEL):
-        assert (ws.checkpoints / name / "weights.pt").is_file(), name
+    seen = []
+    dialog.progressed.connect(lambda value, label: seen.append((value, label)))
+    try:
+        assert dialog.exec() == QDialog.Accepted, dialog.error
+    finally:
+        assert client.shutdown()
+    assert ws.exists() and dialog.error is None and not dialog.is_running()
+
+    # every step a child process, in order, each finished; every model where its method puts it
+    assert [run.args[:2] for run in dialog.runs] == [["catalog", "demo"], *(["train", m] for m in FIRST_RUN_METHODS)]
+    assert all(run.outcome == "finished" and run.exit_code == 0 for run in dialog.runs)
+    for name in FIRST_RUN_METHODS:
+        spec = get_method(name)
+        folder = ws.checkpoints / spec.default_checkpoint(spec.make_config(values[name]))
+        assert (folder / "weights.pt").is_file(), name
+    assert not list(ws.checkpoints.glob(".run-*"))
     # the indexes were built, so the first search does not wait for them
-    assert (ws.indexes / DEMO_MODEL / "full" / "manifest.json").is_file()
-    assert (ws.indexes / DEMO_TEXT_MODEL / "tgr" / "manifest.json").is_file()
-    assert not dialog._thread.isRunning()
+    assert (ws.indexes / FIRST_RUN_METHODS[0] / "full" / "manifest.json").is_file()
+
+    # one bar over the whole build, never moving back, each step named
+    values_seen = [v for v, _ in seen]
+    assert values_seen == sorted(values_seen) and values_seen[-1] > 800 and dialog.value() == 1000
+    steps = list(dict.fromkeys(label.splitlines()[1] for _, label in seen))
+    assert steps == ["step 1 of 5: rendering the demo catalog",
+                     "step 2 of 5: training the attribute model (adde)",
+                     "step 3 of 5: training the model for text feedback and items that go with this (uigr-tirg)",
+                     "step 4 of 5: training the model for items that go with this (adde-o)",
+                     "step 5 of 5: building the search indexes"]
+    assert any("stage 2 of 2: memory-block manipulation" in label for _, label in seen)
     assert QThreadPool.globalInstance().activeThreadCount() == 0
+
+
+def test_first_run_reports_a_failed_step_and_stops(qtbot, tmp_path):
+    """A step that fails ends the build with its message; the later steps never start."""
+    ws = Workspace(tmp_path / "ws")
+    client = EngineClient()
+    dialog = DemoBuildDialog(ws, client, catalog_flags=["--items", "240", "--size", "48", "--workers", "1"],
+                             methods=("adde-o", "adde"), values={"adde-o": {"epochs": 1}}, device="cpu")
+    qtbot.addWidget(dialog)
+    try:
+        assert dialog.exec() == QDialog.Rejected
+    finally:
+        assert client.shutdown()
+    assert dialog.error.startswith("Training adde-o failed (exit code 2).")
+    assert "ADDE-O needs a trained ADDE model" in dialog.error
+    assert [run.outcome for run in dialog.runs] == ["finished", "failed", "idle"] and not dialog.is_running()

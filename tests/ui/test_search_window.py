@@ -180,19 +180,19 @@ def test_reopening_with_another_model_keeps_the_query(qtbot, open_window, traine
     _wait_turns(qtbot, win, 1)
     before = win.session.current.results.ids
     with qtbot.waitSignal(client.opened, timeout=120_000) as opened:
-        win.reopen(ws, "cpu", EngineConfig(attribute_model="adde-copy"))  # what Settings > Apply does
-    assert opened.args[0]["attribute_model"] == "adde-copy"
+        win.reopen(ws, "cpu", EngineConfig(encoder_model="adde-copy"))  # what Settings > Apply does
+    assert opened.args[0]["encoder_model"] == "adde-copy"
     qtbot.waitUntil(lambda: len(win.session) == 1 and win.query is not None and win.query.item_id == 11,
                     timeout=30_000)
     assert win.session.current.results.ids == before  # same weights: same answer, from the new engine
     assert "adde-copy" in win.status_engine.text()
-    assert settings.engine_config(ws.root).attribute_model == "adde-copy" and settings.device == "cpu"
+    assert settings.engine_config(ws.root).encoder_model == "adde-copy" and settings.device == "cpu"
 
 
 def test_a_workspace_of_another_version_is_refused_with_a_clear_message(tmp_path, demo_workspace):
     import sqlite3
 
-    from fashion_gui.ui.settings_pane import workspace_problem  # what the app checks at start
+    from fashion_gui.workspace_checks import workspace_problem  # what the app checks at start
 
     assert workspace_problem(demo_workspace) is None
     ws = Workspace(tmp_path / "old")
@@ -219,18 +219,18 @@ def test_a_model_trained_from_the_settings_pane_becomes_the_search_model(qtbot, 
     win.settings_action.trigger()
     assert win.settings_dock.isVisible()
     pane = win.settings_pane
-    assert pane.activate_check.isChecked()
-    small = ["--manip-epochs", "1", "--image-size", "32", "--d", "16", "--batch-size", "64", "--device", "cpu"]
+    assert pane.training.activate_check.isChecked()
+    small = {"epochs": 1, "manip_epochs": 1, "image_size": 32, "d": 16, "batch_size": 64, "device": "cpu"}
     with qtbot.waitSignal(client.opened, timeout=240_000) as opened:
-        assert pane.start_training("adde", 1, small, name="adde-1ep")
-    assert opened.args[0]["attribute_model"] == "adde-1ep"
-    assert opened.args[0]["indexes"]["full"]["status"] == "built"
+        assert pane.start_training("adde", small, name="adde-1ep")
+    assert opened.args[0]["encoder_model"] == "adde-1ep"
+    assert opened.args[0]["indexes"]["adde-1ep/full"]["status"] == "built"
     assert any("encode" in s for s in stages)  # the new model's gallery features, reported as progress
     qtbot.waitUntil(lambda: len(win.session) == 1 and win.query is not None and win.query.item_id == 7,
                     timeout=30_000)
     assert win.query.embedding.shape == (16 * len(win.engine_info["attributes"]),)  # the new model's space
     assert "adde-1ep" in win.status_engine.text() and not win.open_progress.isVisible()
-    assert pane.attribute_box.currentData() == "adde-1ep"
+    assert pane.search.encoder_box.currentData() == "adde-1ep"
 
 
 def test_a_workspace_without_a_model_gives_a_dialog_and_the_window_keeps_running(qtbot, demo_workspace, tmp_path):

@@ -1,35 +1,42 @@
-"""TrainingRun / CliRun: JSON-line parsing, progress over stages, checkpoint names, the tidy-up after a cancel,
-and real child processes (a failing ``fashion train``, a child that ignores terminate())."""
+"""TrainingRun / CliRun: JSON-line parsing, progress over the planned stages, option values and checkpoint names
+from the registry, the tidy-up after a cancel, and real child processes (a failing ``fashion train``, a child
+that ignores terminate())."""
+import json
 import os
 import shutil
 import sys
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QProcess  # noqa: E402
 
+from fashion_gui.methods import get_method  # noqa: E402
 from fashion_gui.ui.training_run import (  # noqa: E402
     CliRun,
     LineBuffer,
     ProgressTracker,
     Stage,
     TrainingRun,
-    checkpoint_name,
     describe_event,
-    flag_value,
+    format_remaining,
     parse_event,
-    plan_stages,
+    planned_stages,
     tidy_cancelled_checkpoint,
 )
 from fashion_gui.workspace import Workspace  # noqa: E402
 
-STEP = b'{"kind": "step", "stage": "attributes", "epoch": 1, "epochs": 2, "step": 1, "steps": 4, "losses": {"loss": 2.5}}'
+PLAN = (b'{"kind": "plan", "stage_count": 2, "plan": [{"name": "attributes", "title": "attribute learning", '
+        b'"epochs": 2}, {"name": "manipulation", "title": "memory-block manipulation", "epochs": 2}]}')
+STEP = (b'{"kind": "step", "stage": "attributes", "epoch": 1, "epochs": 2, "step": 1, "steps": 4, '
+        b'"losses": {"loss": 2.5}, "stage_index": 1, "stage_count": 2}')
 EPOCH = (b'{"kind": "epoch", "stage": "attributes", "epoch": 1, "epochs": 2, "losses": {"loss": 2.0}, '
-         b'"metrics": {"val_attr_acc": 0.5}, "images_per_second": 300.0}')
-STREAM = (b'{"kind": "start", "message": "training adde on cpu"}\n' + STEP + b"\n" + b"a warning: not json\n"
-          + b'{"not": "an event"}\n' + EPOCH + b"\r\n" + b'{"kind": "done", "path": "/ws/checkpoints/adde"}')
+         b'"metrics": {"val_attr_acc": 0.5}, "images_per_second": 300.0, "stage_index": 1, "stage_count": 2}')
+MANIP = (b'{"kind": "step", "stage": "manipulation", "epoch": 1, "epochs": 2, "step": 2, "steps": 4, '
+         b'"losses": {"loss": 1.5}, "stage_index": 2, "stage_count": 2}')
+STREAM = (PLAN + b"\n" + b'{"kind": "start", "message": "training adde on cpu"}\n' + STEP + b"\n"
+          + b"a warning: not json\n" + b'{"not": "an event"}\n' + EPOCH + b"\r\n" + MANIP + b"\n"
+          + b'{"kind": "done", "path": "/ws/checkpoints/adde"}')
 
 
 def _collect(run):
@@ -42,21 +49,26 @@ def _collect(run):
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64, len(STREAM)])
 def test_json_lines_split_anywhere_give_the_same_events(qapp, tmp_path, chunk):
-    run = TrainingRun(Workspace(tmp_path), "adde", 2, ["--manip-epochs", "2"])
+    run = TrainingRun(Workspace(tmp_path), "adde", {"epochs": 5, "manip_epochs": 1})
+    assert run.tracker.total == 6.0  # the registry's plan until the run's own plan arrives
     events, logs, progress = _collect(run)
     for i in range(0, len(STREAM), chunk):
         run.feed_stdout(STREAM[i:i + chunk])
     # the last line has no newline yet: held back until the stream ends
-    assert [e["kind"] for e in events] == ["start", "step", "epoch"]
+    assert [e["kind"] for e in events] == ["plan", "start", "step", "epoch", "step"]
     assert logs == ["a warning: not json", '{"not": "an event"}']
     for line in run._stdout.flush():  # what the process's end does
         run._stdout_line(line)
-    assert [e["kind"] for e in events] == ["start", "step", "epoch", "done"]
-    step, epoch, done = events[1:]
-    assert step["losses"] == {"loss": 2.5} and step["total_epochs"] == 4.0  # 2 attribute + 2 manipulation epochs
-    assert step["position"] == pytest.approx(0.25) and epoch["position"] == 1.0 and done["position"] == 4.0
-    assert [p[:2] for p in progress] == [(62, 1000), (250, 1000), (1000, 1000)]
-    assert progress[1][2] == "attributes \u00b7 epoch 1/2 \u00b7 300 img/s"
+    assert [e["kind"] for e in events] == ["plan", "start", "step", "epoch", "step", "done"]
+    plan, _, step, epoch, manip, done = events
+    assert plan["total_epochs"] == 4.0  # the run's plan: 2 attribute + 2 manipulation epochs (not 5 + 1)
+    assert step["losses"] == {"loss": 2.5} and step["position"] == pytest.approx(0.25)
+    assert epoch["position"] == 1.0 and manip["position"] == 2.5 and done["position"] == 4.0
+    assert [p[:2] for p in progress] == [(62, 1000), (250, 1000), (625, 1000), (1000, 1000)]
+    assert progress[0][2] == "stage 1 of 2: attribute learning \u00b7 epoch 1/2 \u00b7 step 1/4"
+    assert progress[1][2].startswith("stage 1 of 2: attribute learning \u00b7 epoch 1/2 \u00b7 300 img/s")
+    assert progress[2][2].startswith("stage 2 of 2: memory-block manipulation \u00b7 epoch 1/2 \u00b7 step 2/4")
+    assert "left" in progress[2][2]  # a time estimate once the run has moved
     assert run.done_event["path"] == "/ws/checkpoints/adde"
 
 
@@ -74,35 +86,50 @@ def test_parse_event_accepts_only_known_kinds():
     assert parse_event("[1, 2]") is None and parse_event("{broken") is None and parse_event("plain") is None
 
 
-def test_progress_tracker_over_two_stages_and_an_unplanned_one():
+def test_progress_tracker_follows_the_plan_and_stage_indexes():
     tracker = ProgressTracker([Stage("attributes", 3), Stage("manipulation", 1)])
     assert tracker.total == 4.0
     assert tracker.update({"kind": "step", "stage": "attributes", "epoch": 2, "epochs": 3, "step": 1,
                            "steps": 2}) == 1.5
+    assert tracker.stage_label() == "stage 1 of 2: attributes"
     assert tracker.update({"kind": "epoch", "stage": "manipulation", "epoch": 1, "epochs": 2}) == 4.0  # 3 + 1
     assert tracker.total == 5.0  # the event's own epoch count replaces the plan
     assert tracker.update({"kind": "step", "stage": "attributes", "epoch": 1, "epochs": 3, "step": 1,
                            "steps": 2}) == 4.0  # never moves back
-    single = ProgressTracker(plan_stages("uigr-tirg", 4))
+
+    # the run's plan replaces the guess; events are placed by their stage index
+    tracker = ProgressTracker([Stage("", 9)])
+    tracker.update({"kind": "plan", "plan": [{"name": "a", "title": "first", "epochs": 1},
+                                             {"name": "b", "title": "second", "epochs": 3}]})
+    assert tracker.total == 4.0 and [s.title for s in tracker.stages] == ["first", "second"]
+    assert tracker.update({"kind": "step", "stage": "b", "stage_index": 2, "epoch": 2, "epochs": 3, "step": 1,
+                           "steps": 2}) == 2.5
+    assert tracker.stage_label() == "stage 2 of 2: second"
+    assert tracker.update({"kind": "done"}) == 4.0
+
+    single = ProgressTracker(planned_stages(get_method("uigr-tirg"), get_method("uigr-tirg").make_config({"epochs": 4})))
+    assert single.stages == [Stage("composed", 4, "composed retrieval")]
     assert single.update({"kind": "step", "stage": "composed", "epoch": 2, "epochs": 4, "step": 2,
                           "steps": 2}) == 2.0
-    assert single.stages == [Stage("composed", 4)]
-    assert single.update({"kind": "done"}) == 4.0
+    assert single.stage_label() == "composed retrieval"  # one stage: no "stage 1 of 1"
 
 
-def test_plan_names_and_flags():
-    assert plan_stages("adde", 5, ["--manip-epochs=2"]) == [Stage("attributes", 5), Stage("manipulation", 2)]
-    assert plan_stages("adde", 5, ["--epochs", "7"])[0] == Stage("attributes", 7)
-    assert plan_stages("adde", 5)[1].epochs == 4  # ADDETrainConfig.manip_epochs
-    assert flag_value(["--d", "16", "--d=32"], "--d") == "32" and flag_value(["--d"], "--d") is None
-    assert checkpoint_name("adde") == "adde"
-    assert checkpoint_name("tgr-only", ["--compositor", "rtic"]) == "tgr-only-rtic"
-    assert checkpoint_name("uigr-rtic", ["--compositor", "rtic"]) == "uigr-rtic"
-    assert checkpoint_name("adde", ["--name", "mine"]) == "mine" and checkpoint_name("adde", name="x") == "x"
-    run = TrainingRun(Workspace(Path("/tmp/ws")), "tgr-only", 3, ["--compositor", "rtic"])
-    assert run.name == "tgr-only-rtic" and run.checkpoint_dir.name == "tgr-only-rtic"
-    assert run.args[:6] == ["train", "tgr-only", "--workspace", "/tmp/ws", "--epochs", "3"]
-    assert run.args[-1] == "--progress-json"
+def test_a_run_takes_option_values_and_names_its_checkpoint_like_the_registry(qapp, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    run = TrainingRun(ws, "tgr-only", {"compositor": "rtic", "epochs": 3})
+    assert run.name == "tgr-only-rtic" and run.checkpoint_dir == ws.checkpoints / "tgr-only-rtic"
+    assert run.args == ["train", "tgr-only", "--workspace", str(ws.root), "--config",
+                        str(ws.checkpoints / ".run-tgr-only-rtic.json"), "--name", "tgr-only-rtic", "--progress-json"]
+    assert run.values["compositor"] == "rtic" and run.values["epochs"] == 3 and "tasks" not in run.values  # fixed
+    assert run.values["lr_milestones"] == [8, 11]  # JSON-ready
+    assert TrainingRun(ws, "adde", {}, name="mine").name == "mine"
+    assert [s.epochs for s in TrainingRun(ws, "adde", {"epochs": 1}).tracker.stages] == [1, 4]  # per stage
+    with pytest.raises(ValueError, match="lr_milestones"):
+        TrainingRun(ws, "uigr-tirg", {"lr_milestones": "8 x"})
+    with pytest.raises(ValueError, match="cannot be changed for this method"):
+        TrainingRun(ws, "grl", {"head": "nxn"})
+    with pytest.raises(ValueError, match="unknown method"):
+        TrainingRun(ws, "no-such-method", {})
 
 
 def test_describe_event_lines():
@@ -112,6 +139,11 @@ def test_describe_event_lines():
     assert line == "attributes epoch 1/2: loss 2.000 | val_attr_acc 0.500 (300 img/s)"
     assert describe_event({"kind": "step", "epoch": 1}) is None
     assert describe_event({"kind": "error", "message": "CUDA out of memory"}) == "error: CUDA out of memory"
+    assert describe_event({"kind": "plan", "plan": [{"name": "a", "title": "attribute learning", "epochs": 1},
+                                                   {"name": "b", "title": "memory-block manipulation", "epochs": 4}]}) \
+        == "plan: attribute learning (1 epoch) \u2192 memory-block manipulation (4 epochs)"
+    assert [format_remaining(s) for s in (3, 42, 95, 3600 * 1.5)] == \
+        ["about 5 s left", "about 40 s left", "about 2 min left", "about 1 h 30 min left"]
 
 
 def test_tidy_after_cancel(tmp_path):
@@ -148,20 +180,23 @@ def test_tidy_after_cancel(tmp_path):
 
 
 def test_a_failing_training_reports_the_cli_message(qtbot, demo_workspace, tmp_path):
-    """--margin exists but does not apply to adde: ``fashion train`` says so and exits 2."""
+    """ADDE-O builds on an ADDE checkpoint; without one, ``fashion train`` says so and exits 2. The run.json
+    it was given is gone afterwards and no checkpoint is claimed."""
     ws = Workspace(tmp_path / "ws")
     shutil.copytree(demo_workspace.root, ws.root)
-    run = TrainingRun(ws, "adde", 1, ["--margin", "0.3", "--device", "cpu"])
+    run = TrainingRun(ws, "adde-o", {"epochs": 1, "device": "cpu"})
     failures, logs = [], []
     run.failed.connect(failures.append)
     run.log.connect(logs.append)
     with qtbot.waitSignal(run.failed, timeout=60_000):
         run.start()
+        assert json.loads(run.config_path.read_text()) == run.values  # what the child reads
     assert run.process.state() == QProcess.NotRunning and run.outcome == "failed" and run.exit_code == 2
     assert failures == [run.error]
-    assert run.error.startswith("Training adde failed (exit code 2).")
-    assert "fashion train: error: --margin do(es) not apply to method adde" in run.error
-    assert logs[0].startswith("$ fashion train adde --workspace") and not ws.checkpoints.exists()
+    assert run.error.startswith("Training adde-o failed (exit code 2).")
+    assert "fashion train: error: ADDE-O needs a trained ADDE model" in run.error
+    assert logs[0].startswith("$ fashion train adde-o --workspace") and "--config" in logs[0]
+    assert not run.config_path.exists() and not (ws.checkpoints / "adde-o").exists()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is a POSIX signal")

@@ -131,7 +131,8 @@ def make_widget(opt: Option) -> QWidget:
 
 
 def widget_value(opt: Option, widget: QWidget) -> Any:
-    """What the widget holds, as the registry reads it (list options as their text; empty optional = None)."""
+    """What the widget holds, as the registry reads it: list options as their text; None for an empty field
+    of an option that may be none (its default is None, e.g. no weights file)."""
     if isinstance(widget, QComboBox):
         return widget.currentData()
     if isinstance(widget, QCheckBox):
@@ -141,7 +142,7 @@ def widget_value(opt: Option, widget: QWidget) -> Any:
     text = widget.text().strip() if isinstance(widget, (QLineEdit, PathField)) else ""
     if opt.kind in ("ints", "strs"):
         return text
-    return None if opt.optional and not text else text
+    return None if not text and (opt.optional or opt.default is None) else text
 
 
 def set_widget_value(widget: QWidget, value: Any) -> None:
@@ -277,7 +278,9 @@ class OptionForm(QWidget):
 
     # --- values ---------------------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
-        return {name: widget_value(self.options[name], w) for name, w in self.widgets.items()}
+        """The option values; an empty field of an option that may be none is left out (its default, none)."""
+        values = {name: widget_value(self.options[name], w) for name, w in self.widgets.items()}
+        return {name: value for name, value in values.items() if value is not None}
 
     def set_values(self, values: Mapping[str, Any]) -> None:
         """Show ``values`` (option name -> value); names this method does not offer are ignored."""

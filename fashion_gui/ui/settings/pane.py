@@ -23,7 +23,8 @@ from fashion_gui.ui.settings.training_tab import TrainingTab
 from fashion_gui.ui.settings.workspace_tab import WorkspaceTab
 from fashion_gui.ui.training_run import CliRun, TrainingRun
 from fashion_gui.workspace import Workspace
-from fashion_gui.workspace_checks import ModelInfo, scan_models, workspace_problem
+from fashion_gui.engine.models import ModelInfo
+from fashion_gui.workspace_checks import list_models, workspace_problem
 
 
 class SettingsPane(QWidget):
@@ -109,7 +110,7 @@ class SettingsPane(QWidget):
 
     def refresh_models(self) -> None:
         """List the workspace's checkpoints in the model choosers and the Workspace tab."""
-        self.models = scan_models(self.workspace)
+        self.models = list_models(self.workspace)
         self.search.set_models(self.models)
         self.workspace_tab.show_models(self.models)
 

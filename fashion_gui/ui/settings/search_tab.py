@@ -27,13 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_gui.engine import EngineConfig, EngineError
+from fashion_gui.engine.models import ModelInfo
 from fashion_gui.engine.engine import INDEX_CONFIG_FILE, load_index_config, save_index_config
 from fashion_gui.index import IndexConfig
 from fashion_gui.index.config import SPACES, STORAGE_DTYPES, SUBSPACE_KINDS
 from fashion_gui.methods import REQUEST_KINDS, get_method, list_methods
 from fashion_gui.ui.settings.log_view import ERROR_STYLE
 from fashion_gui.workspace import Workspace
-from fashion_gui.workspace_checks import ModelInfo, headline, model_tooltip
+from fashion_gui.workspace_checks import headline, model_tooltip
 
 # IndexConfig field -> (label, tooltip); a field missing here still gets a widget, labelled with its name
 INDEX_HELP: dict[str, tuple[str, str]] = {
@@ -246,7 +247,7 @@ class SearchTab(QWidget):
 
     def set_engine_info(self, info: dict) -> None:
         """What the engine has open (``RetrievalEngine.describe()``): encoder, device, models, indexes."""
-        encoder = info.get("encoder_model") or info.get("attribute_model", "?")
+        encoder = info.get("encoder_model", "?")
         parts = [f"<b>{html.escape(str(encoder))}</b> ({html.escape(str(info.get('method', '?')))}) on "
                  f"<b>{html.escape(str(info.get('device', '?')))}</b>", f"{info.get('gallery_items', '?')} items"]
         for kind, folder in (info.get("models") or {}).items():

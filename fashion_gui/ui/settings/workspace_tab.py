@@ -24,11 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_gui.catalog.store import Catalog, CatalogError
+from fashion_gui.engine.models import ModelInfo
 from fashion_gui.ui.settings.log_view import ERROR_STYLE, make_log_view
 from fashion_gui.methods import get_method
 from fashion_gui.ui.training_run import CliRun, TrainingRun, describe_event, device_values
 from fashion_gui.workspace import Workspace
-from fashion_gui.workspace_checks import DemoRecipe, ModelInfo, remove_build_leftovers
+from fashion_gui.workspace_checks import DemoRecipe, remove_build_leftovers
 
 
 class WorkspaceTab(QWidget):
@@ -119,7 +120,7 @@ class WorkspaceTab(QWidget):
             f"{counts['outfits']} outfits \u00b7 {counts['feedback_triplets']} feedback triplets")
 
     def show_models(self, models: list[ModelInfo]) -> None:
-        names = [f"{m.name} ({m.method})" for m in models]
+        names = [f"{m.name} ({m.method or 'unreadable'})" for m in models]
         self.checkpoints_label.setText(", ".join(names) if names else "none yet: train one in the Training tab")
 
     def set_running(self, training: bool, job: bool) -> None:
