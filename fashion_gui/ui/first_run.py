@@ -64,6 +64,7 @@ class DemoBuildDialog(QProgressDialog):
                                          parent=self))
             self.titles.append(training_title(spec))
         self.titles.append(INDEX_STEP)
+        self.canceled.connect(self.reject)  # the window's close button: QProgressDialog cancels, then this
         self.step = 0  # 0-based index of the step running now
         self._engine_connected = False
         self.log: list[str] = []  # every child's output, for the error message and tests

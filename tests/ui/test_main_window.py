@@ -96,3 +96,20 @@ def test_first_run_reports_a_failed_step_and_stops(qtbot, tmp_path):
     assert dialog.error.startswith("Training adde-o failed (exit code 2).")
     assert "ADDE-O needs a trained ADDE model" in dialog.error
     assert [run.outcome for run in dialog.runs] == ["finished", "failed", "idle"] and not dialog.is_running()
+
+
+def test_closing_the_first_run_dialog_cancels_the_running_step(qtbot, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    client = EngineClient()
+    dialog = DemoBuildDialog(ws, client, catalog_flags=["--items", "1800", "--size", "128", "--workers", "1"],
+                             device="cpu")
+    qtbot.addWidget(dialog)
+    catalog = dialog.runs[0]
+    catalog.progress.connect(lambda *_: dialog.close() if dialog.isVisible() else None)  # once it renders
+    try:
+        assert dialog.exec() == QDialog.Rejected
+    finally:
+        assert client.shutdown()
+    assert catalog.outcome == "cancelled" and not dialog.is_running()
+    assert dialog.error == "The first run was cancelled before the demo workspace was ready."
+    assert all(run.outcome == "idle" for run in dialog.runs[1:]) and not ws.exists()

@@ -55,9 +55,17 @@ def test_drop_a_query_edit_an_attribute_then_undo_and_redo(qtbot, window):
 
     win.undo_action.trigger()
     assert [win.results_model.hit(r).item_id for r in range(12)] == first and win.edits == {}
-    assert win.redo_action.isEnabled()
+    assert win.redo_action.isEnabled() and box.currentData() == item.attributes["colour"]
+    assert not box.font().bold() and "<b>similar</b>" in win.breadcrumb.text()
     win.redo_action.trigger()
-    assert win.edits == {"colour": new}
+    assert win.edits == {"colour": new} and box.currentData() == new and box.font().bold()
+
+    # the widgets follow the view-model, whoever changes it
+    win.state.undo()
+    assert [win.results_model.hit(r).item_id for r in range(12)] == first and box.currentData() != new
+    assert not win.undo_action.isEnabled() and win.redo_action.isEnabled()
+    win.state.redo()
+    assert win.edits == {"colour": new} and win.kind_label.text().startswith("Showing: attribute edits")
 
     # a result becomes the next query
     next_id = win.results_model.hit(0).item_id

@@ -40,6 +40,7 @@ def test_text_feedback_and_a_target_category(qtbot, window):
     assert all(h.matches == {"colour": h.attributes["colour"] == new} for h in hits)
     assert ("\u2713colour" if hits[0].matches["colour"] else "\u2717colour") in win.results_model.index(0).data()
     assert "TGR" in win.status_time.text() and new in win.breadcrumb.text()
+    assert win.state.kind == "text" and win.kind_label.text() == "Showing: text feedback"
 
     # a target category: "Goes with" shoes gives shoes only, best first
     win.category_box.setCurrentText("shoes")
@@ -50,9 +51,10 @@ def test_text_feedback_and_a_target_category(qtbot, window):
     assert len(hits) == 10 and all(h.category == "shoes" for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert "shoes to go with it" in win.breadcrumb.text()
+    assert win.state.kind == "compatible" and win.kind_label.text() == "Showing: items that go with this"
 
     # the query stayed the t-shirt throughout; undo walks back to the text turn
     assert win.query.item_id == item.id
     win.undo_action.trigger()
-    assert isinstance(win.session.current.request, TextFeedback)
+    assert isinstance(win.session.current.request, TextFeedback) and win.kind_label.text() == "Showing: text feedback"
     assert all(h.matches == {"colour": h.attributes["colour"] == new} for h in _results(win))
