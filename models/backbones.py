@@ -1,7 +1,10 @@
-"""Image backbones: images ``(B, 3, H, W)`` -> pooled features ``(B, F)``.
+"""Image backbones: images ``(B, 3, H, W)`` -> pooled features ``(B, F)``, and their feature maps.
 
 A registry in the style of timm (``register_backbone`` / ``create_backbone`` / ``list_backbones``).
-Every backbone is an ``nn.Module`` exposing ``out_dim`` (= F) and ``head_prefixes``: the state-dict
+Every backbone is an ``nn.Module`` exposing ``out_dim`` (= F), ``forward_features(images, upto=None)``:
+the feature maps ``(B, C, h, w)`` before pooling, after the named stage (``feature_stages`` lists the
+names, the last one is the default; ASEN cuts ResNet after ``layer3``), ``feature_channels(upto)`` (= C),
+and ``head_prefixes``: the state-dict
 prefixes of the torchvision classification head it drops, so that a torchvision checkpoint file
 (e.g. ``resnet18-f37072fd.pth``) loads through ``weights_path=`` as well as a file saved from the
 backbone itself.
@@ -159,8 +162,18 @@ class AlexNetFc7(nn.Module):
         self.classifier = net.classifier[:5]  # dropout, fc6, relu, dropout, fc7 (no final relu)
         self.out_dim = 4096
 
+    feature_stages = ("conv5",)
+
+    def feature_channels(self, upto: str | None = None) -> int:
+        _stage(self, upto)
+        return 256
+
+    def forward_features(self, images: torch.Tensor, upto: str | None = None) -> torch.Tensor:
+        _stage(self, upto)
+        return self.features(images)  # (B, 256, h, w): conv5 after its ReLU and max pool
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.features(images)  # (B, 256, h, w)
+        x = self.forward_features(images)  # (B, 256, h, w)
         x = torch.flatten(self.avgpool(x), 1)  # (B, 9216)
         return self.classifier(x)  # (B, 4096)
 
@@ -178,10 +191,24 @@ class ResNetPooled(nn.Module):
         self.avgpool = net.avgpool
         self.out_dim = net.fc.in_features
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    feature_stages = ("layer1", "layer2", "layer3", "layer4")
+
+    def feature_channels(self, upto: str | None = None) -> int:
+        last = getattr(self, _stage(self, upto))[-1]
+        return (last.bn3 if hasattr(last, "bn3") else last.bn2).num_features
+
+    def forward_features(self, images: torch.Tensor, upto: str | None = None) -> torch.Tensor:
+        """Maps after ``upto`` (default layer4): layer1 (B, 64|256, H/4, W/4) ... layer4 (B, F, H/32, W/32)."""
+        stop = _stage(self, upto)
         x = self.maxpool(self.relu(self.bn1(self.conv1(images))))  # (B, 64, H/4, W/4)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (B, F, H/32, W/32)
-        return torch.flatten(self.avgpool(x), 1)  # (B, F)
+        for name in self.feature_stages:
+            x = getattr(self, name)(x)
+            if name == stop:
+                break
+        return x
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.avgpool(self.forward_features(images)), 1)  # (B, F)
 
 
 class CompactCNN(nn.Module):
@@ -206,13 +233,33 @@ class CompactCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.out_dim = int(channels[-1])
+        self.channels = tuple(int(c) for c in channels)
+        self.feature_stages = tuple(f"stage{i + 1}" for i in range(len(channels)))
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
+    def feature_channels(self, upto: str | None = None) -> int:
+        return self.channels[self.feature_stages.index(_stage(self, upto))]
+
+    def forward_features(self, images: torch.Tensor, upto: str | None = None) -> torch.Tensor:
+        """Maps after stage ``upto`` (default the last): stage s is (B, channels[s-1], H/2^s, W/2^s)."""
+        stop = self.feature_stages.index(_stage(self, upto)) + 1
+        return self.features[:3 * stop](images)  # three modules (conv, BN, ReLU) per stage
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.features(images)  # (B, C, H/2^S, W/2^S)
+        x = self.forward_features(images)  # (B, C, H/2^S, W/2^S)
         return torch.flatten(self.pool(x), 1)  # (B, C)
+
+
+def _stage(model: nn.Module, upto: str | None) -> str:
+    """``upto`` checked against the backbone's ``feature_stages`` (None: the last stage)."""
+    stages = tuple(model.feature_stages)
+    if upto is None:
+        return stages[-1]
+    if upto not in stages:
+        raise ValueError(f"{type(model).__name__} has no feature stage {upto!r}; stages: {', '.join(stages)}")
+    return upto
 
 
 def _with_torchvision_weights(model: nn.Module, arch: str, pretrained: bool) -> nn.Module:

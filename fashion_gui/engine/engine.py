@@ -60,6 +60,8 @@ class EngineConfig:
     #                                   usable encoder in registry order, one named after its method first)
     models: Mapping[str, str] = field(default_factory=dict)  # request kind -> checkpoint folder serving it;
     #                                   a kind left out: the encoder if it serves it, else automatic
+    filter_by_catalog_labels: bool = False  # edits may filter the gallery on its catalog labels (a labelled
+    #                                   shop); False: only the models' own predictions are used (visual only)
     gallery_split: str | None = None  # search one split only; None: the whole catalog
     index: IndexConfig | None = None  # None: the workspace's saved parameters (index_config.json), else defaults
     graph_k: int = 5  # neighbours per item in the style-path graph (cooperative embeddings: 5)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ Batch = Any
 StepResult = tuple[torch.Tensor, dict[str, float], int]  # (loss, logs for the progress bar, images seen)
 
 
-class Trainer:
+class Trainer(ABC):
     """Subclasses implement :meth:`setup`, :meth:`modules`, :meth:`param_groups`, :meth:`batches`,
     :meth:`step` and :meth:`validate`; optionally :meth:`begin_stage`, :meth:`begin_epoch`,
     :meth:`learning_rate`, :meth:`describe`, :meth:`checkpoint_config` and the extra resume state."""
@@ -67,14 +68,14 @@ class Trainer:
     def setup(self) -> None:
         """Load the data a run needs (image banks, triplets); called once at the start of :meth:`run`."""
 
+    @abstractmethod
     def modules(self) -> dict[str, nn.Module]:
         """The trained modules by name: snapshotted for model selection, saved in ``weights.pt``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def param_groups(self, stage: str) -> list[dict[str, Any]]:
         """Optimizer groups of the stage: ``{"params": [...], "lr_scale": s}`` (and any Adam option),
         including the parameters of losses that own some."""
-        raise NotImplementedError
 
     def make_optimizer(self, stage: str) -> torch.optim.Optimizer:
         groups = [{**g, "lr_scale": g.get("lr_scale", 1.0)} for g in self.param_groups(stage)]
@@ -87,17 +88,17 @@ class Trainer:
     def begin_epoch(self, stage: str, epoch: int) -> None:
         """Before each epoch (0-based): margin schedules and the like."""
 
+    @abstractmethod
     def batches(self, stage: str, epoch: int) -> Iterable[Batch]:
         """One epoch's batches (drawn from ``self.rng`` / ``self.generator``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def step(self, stage: str, batch: Batch) -> StepResult:
         """Forward one batch: (loss, logs, images seen); the base does backward and the optimizer step."""
-        raise NotImplementedError
 
+    @abstractmethod
     def validate(self, stage: str, epoch: int) -> tuple[float, dict[str, float]]:
         """(selection score, metrics) on the validation split after an epoch; higher score is better."""
-        raise NotImplementedError
 
     def learning_rate(self, stage: str, epoch: int, step: int, steps: int) -> float:
         """The base learning rate for this step; groups multiply it by their ``lr_scale``."""

@@ -23,7 +23,7 @@ def _json(capsys):
 def test_index_build_then_search_by_image_with_edits(ws, capsys):
     assert main(["index", "build", "-w", str(ws.root), "--device", "cpu", "--json"]) == 0
     info = _json(capsys)
-    assert info["indexes"]["full"]["status"] == "built" and info["gallery_items"] == 600
+    assert info["indexes"]["adde/full"]["status"] == "built" and info["gallery_items"] == 600
     with Catalog.open(ws.catalog_path) as catalog:
         item = catalog.item(int(catalog.ids(split="test")[0]))
     new = "black" if item.attributes["colour"] != "black" else "white"

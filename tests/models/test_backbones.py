@@ -28,6 +28,37 @@ def test_every_backbone_returns_pooled_features(name):
         assert model.out_dim == FEATURE_DIM[name]
 
 
+# channels of the maps after each stage (ASEN cuts ResNet50 after layer3: 1024 channels, 14 x 14 at 224 px)
+STAGE_CHANNELS = {"resnet18": {"layer1": 64, "layer3": 256, "layer4": 512},
+                  "resnet50": {"layer1": 256, "layer3": 1024, "layer4": 2048},
+                  "compact": {"stage1": 32, "stage3": 128, "stage5": 256}, "alexnet": {"conv5": 256}}
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_every_backbone_exposes_feature_maps_before_pooling(name):
+    torch.manual_seed(0)
+    model = create_backbone(name).eval()
+    size = MIN_SIZE.get(name, 64)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        maps = model.forward_features(x)  # the last stage by default
+        assert maps.ndim == 4 and maps.shape[:2] == (2, model.feature_channels())
+        assert maps.shape[1] == model.feature_channels(model.feature_stages[-1])
+        for stage, channels in STAGE_CHANNELS.get(name, {}).items():
+            assert model.forward_features(x, upto=stage).shape[1] == model.feature_channels(stage) == channels
+        if name != "alexnet":  # the pooled features are the average of the last maps (AlexNet adds fc6/fc7)
+            torch.testing.assert_close(model(x), maps.mean(dim=(2, 3)))
+    with pytest.raises(ValueError, match="no feature stage 'layer9'"):
+        model.forward_features(x, upto="layer9")
+
+
+def test_resnet50_layer3_maps_are_asen_sized():
+    model = create_backbone("resnet50").eval()
+    with torch.no_grad():
+        maps = model.forward_features(torch.randn(1, 3, 224, 224), upto="layer3")
+    assert maps.shape == (1, 1024, 14, 14)
+
+
 def test_alexnet_stops_at_fc7_before_relu():
     model = create_backbone("alexnet").eval()
     assert isinstance(model.classifier[-1], nn.Linear)

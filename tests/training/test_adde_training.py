@@ -8,17 +8,12 @@ import torch
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.training.adde import (
-    ADDE_METHODS,
-    ADDETrainConfig,
-    ADDETrainer,
-    ImageBank,
-    init_memory_from_prototypes,
-)
-from fashion_gui.training.adde_eval import full_report, manipulation_metrics
 from fashion_gui.inference.adde_model import ADDEModel
 from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
-from fashion_gui.inference.preprocess import BatchPreprocessor
+from fashion_gui.inference.preprocess import BatchPreprocessor, ImageBank
+from fashion_gui.methods import get_method, list_methods
+from fashion_gui.training.adde import init_memory_from_prototypes
+from fashion_gui.training.adde_eval import full_report, manipulation_metrics
 from fashion_gui.training.events import JsonLinesReporter
 from fashion_gui.workspace import Workspace
 
@@ -37,8 +32,8 @@ def train_workspace(tmp_path_factory):
 def trained(train_workspace, tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "adde"
     stream = io.StringIO()
-    config = ADDETrainConfig(method="adde", epochs=8, manip_epochs=3, seed=0, **TINY)
-    ADDETrainer(train_workspace, config, out, [JsonLinesReporter(stream)]).run()
+    get_method("adde").create_trainer(train_workspace, out, [JsonLinesReporter(stream)], epochs=8, manip_epochs=3,
+                                      seed=0, **TINY).run()
     return out, stream.getvalue()
 
 
@@ -68,7 +63,12 @@ def test_progress_json_and_checkpoint_contents(trained):
     out, text = trained
     events = [json.loads(line) for line in text.splitlines()]
     kinds = {e["kind"] for e in events}
-    assert {"start", "step", "epoch", "done"} <= kinds
+    assert {"plan", "start", "step", "epoch", "done"} <= kinds
+    assert events[0] == {"kind": "plan", "stage_count": 2, "plan": [
+        {"name": "attributes", "title": "attribute learning", "epochs": 8},
+        {"name": "manipulation", "title": "memory-block manipulation", "epochs": 3}]}
+    assert {(e["stage"], e["stage_index"]) for e in events if e["kind"] == "step"} == {("attributes", 1),
+                                                                                        ("manipulation", 2)}
     epochs = [e for e in events if e["kind"] == "epoch"]
     assert [e["stage"] for e in epochs] == ["attributes"] * 8 + ["manipulation"] * 3
     assert all("val_attr_acc" in e["metrics"] for e in epochs)
@@ -108,10 +108,10 @@ def test_checkpoint_for_another_schema_is_refused(trained):
         load_checkpoint(out.parent / "nothing-here")
 
 
-@pytest.mark.parametrize("method", sorted(set(ADDE_METHODS) - {"adde"}))
-def test_every_method_trains_a_step(method, demo_workspace, tmp_path):
-    config = ADDETrainConfig(method=method, epochs=1, manip_epochs=1, triplets_per_epoch=20, seed=1, **TINY)
-    path = ADDETrainer(demo_workspace, config, tmp_path / method).run()
+@pytest.mark.parametrize("method", [m for m in list_methods(serves="manipulate") if m != "adde"])
+def test_every_attribute_method_trains_a_step(method, demo_workspace, tmp_path):
+    path = get_method(method).create_trainer(demo_workspace, tmp_path / method, epochs=1, manip_epochs=1,
+                                             triplets_per_epoch=20, seed=1, **TINY).run()
     assert load_checkpoint(path).method == method
 
 
@@ -121,18 +121,23 @@ class _Interrupt(Exception):
 
 def test_resume_after_an_interruption(demo_workspace, tmp_path):
     out = tmp_path / "resumable"
-    config = ADDETrainConfig(method="adde", epochs=2, manip_epochs=1, triplets_per_epoch=20, seed=2, **TINY)
+    spec = get_method("adde")
+    options = dict(epochs=2, manip_epochs=1, triplets_per_epoch=20, seed=2, **TINY)
 
     def crash_after_first_epoch(event):
         if event.kind == "epoch" and event.epoch == 1:
             raise _Interrupt
 
     with pytest.raises(_Interrupt):
-        ADDETrainer(demo_workspace, config, out, [crash_after_first_epoch]).run()
+        spec.create_trainer(demo_workspace, out, [crash_after_first_epoch], **options).run()
     assert (out / "state.pt").is_file() and not (out / "weights.pt").exists()
     stream = io.StringIO()
-    ADDETrainer(demo_workspace, config, out, [JsonLinesReporter(stream)]).run(resume=True)
+    spec.create_trainer(demo_workspace, out, [JsonLinesReporter(stream)], **options).run(resume=True)
     events = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert any("resuming after attributes epoch 1" in e.get("message", "") for e in events)
+    assert any("resuming attribute learning after epoch 1" in e.get("message", "") for e in events)
     assert [(e["stage"], e["epoch"]) for e in events if e["kind"] == "epoch"] == [("attributes", 2), ("manipulation", 1)]
     assert (out / "weights.pt").is_file() and not (out / "state.pt").exists()
+    # the resumed run is the uninterrupted run: same weights (every RNG state travels in state.pt)
+    whole = spec.create_trainer(demo_workspace, tmp_path / "whole", **options).run()
+    resumed, straight = (torch.load(p / "weights.pt", weights_only=True)["model"] for p in (out, whole))
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)

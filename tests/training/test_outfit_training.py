@@ -9,18 +9,11 @@ import pytest
 import torch
 
 from fashion_gui.catalog.store import Catalog, ItemRecord
-from fashion_gui.training.adde import ADDETrainConfig, ADDETrainer
 from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
+from fashion_gui.inference.outfit_model import OutfitRetrieval, build_outfit_head, load_outfit_pair
+from fashion_gui.methods import get_method
 from fashion_gui.training.events import JsonLinesReporter
-from fashion_gui.training.outfit import (
-    OutfitRetrieval,
-    OutfitTrainConfig,
-    OutfitTrainer,
-    build_outfit_head,
-    evaluate_outfit_checkpoint,
-    load_outfit_pair,
-    outfit_vcr_metrics,
-)
+from fashion_gui.training.outfit import OutfitTrainer, evaluate_outfit_checkpoint, outfit_vcr_metrics
 from fashion_gui.training.uigr_eval import ComposedBank, feedback_triplets
 from fashion_gui.workspace import Workspace
 
@@ -81,8 +74,8 @@ def outfit_ws(demo_workspace, tmp_path_factory):
             catalog.add_feedback([(new_ids[a.id], new_ids[b.id], (f"search a {b.category} that matches this "
                                    f"{a.category} best"), "VCR", split)
                                   for o, split in outfits for a in o for b in o if a is not b])
-    ADDETrainer(ws, ADDETrainConfig(method="adde", backbone="compact", d=32, image_size=48, batch_size=32, lr=2e-3,
-                                    epochs=2, manip_epochs=0, device="cpu"), ws.checkpoints / "adde").run()
+    get_method("adde").create_trainer(ws, ws.checkpoints / "adde", backbone="compact", d=32, image_size=48,
+                                      batch_size=32, lr=2e-3, epochs=2, manip_epochs=0, device="cpu").run()
     yield ws
     torch.set_num_threads(previous)
 
@@ -105,7 +98,7 @@ class ColourChunkTrainer(OutfitTrainer):
 @pytest.fixture(scope="module")
 def trained_outfit(outfit_ws):
     stream = io.StringIO()
-    trainer = ColourChunkTrainer(outfit_ws, OutfitTrainConfig(epochs=30, seed=0, device="cpu"),
+    trainer = ColourChunkTrainer(outfit_ws, get_method("adde-o").make_config({"epochs": 30, "seed": 0, "device": "cpu"}),
                                  outfit_ws.checkpoints / "adde-o", [JsonLinesReporter(stream)])
     out = trainer.run()
     return trainer, out, stream.getvalue()
@@ -167,8 +160,8 @@ def test_progress_and_a_changed_adde_model_is_refused(outfit_ws, trained_outfit,
     # an ADDE-O head trained on a copy of the ADDE model, whose weights then change
     adde_copy = tmp_path / "adde-copy"
     shutil.copytree(outfit_ws.checkpoints / "adde", adde_copy)
-    head_dir = OutfitTrainer(outfit_ws, OutfitTrainConfig(epochs=1, adde_checkpoint=str(adde_copy), device="cpu"),
-                             tmp_path / "adde-o").run()
+    head_dir = get_method("adde-o").create_trainer(outfit_ws, tmp_path / "adde-o", epochs=1,
+                                                   adde_checkpoint=str(adde_copy), device="cpu").run()
     weights = torch.load(adde_copy / "weights.pt", weights_only=True)
     first = next(iter(weights["model"]))
     weights["model"][first] = weights["model"][first] + 1.0

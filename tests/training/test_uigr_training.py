@@ -12,12 +12,8 @@ from fashion_gui.catalog.store import Catalog
 from fashion_gui.inference.checkpoint import load_checkpoint
 from fashion_gui.inference.preprocess import BatchPreprocessor
 from fashion_gui.training.events import JsonLinesReporter
-from fashion_gui.training.uigr import (
-    UIGRTrainConfig,
-    UIGRTrainer,
-    default_checkpoint_name,
-    sample_pairs,
-)
+from fashion_gui.methods import get_method
+from fashion_gui.training.uigr import sample_pairs
 from fashion_gui.training.uigr_eval import (
     ComposedBank,
     TripletSet,
@@ -54,8 +50,8 @@ def composed_ws(tmp_path_factory, one_thread):
 def trained(composed_ws, tmp_path_factory):
     out = tmp_path_factory.mktemp("ckpt") / "uigr-tirg"
     stream = io.StringIO()
-    trainer = UIGRTrainer(composed_ws, UIGRTrainConfig(method="uigr-tirg", epochs=5, seed=0, **TINY), out,
-                          [JsonLinesReporter(stream)])
+    trainer = get_method("uigr-tirg").create_trainer(composed_ws, out, [JsonLinesReporter(stream)], epochs=5, seed=0,
+                                                     **TINY)
     trainer.run()
     return trainer, out, stream.getvalue()
 
@@ -68,7 +64,7 @@ def _test_metrics(model: ComposedRetrieval, ws: Workspace) -> dict:
 
 
 def _untrained(ws: Workspace, tmp_path) -> ComposedRetrieval:
-    return UIGRTrainer(ws, UIGRTrainConfig(method="uigr-tirg", seed=0, **TINY), tmp_path / "u").retrieval()
+    return get_method("uigr-tirg").create_trainer(ws, tmp_path / "u", seed=0, **TINY).retrieval()
 
 
 def test_short_training_beats_the_untrained_model_on_both_tasks(trained, composed_ws, tmp_path):
@@ -142,9 +138,11 @@ def test_progress_events_and_checkpoint_contents(trained):
 
 def test_independent_baselines_serve_one_task(composed_ws, tmp_path):
     for method, task in (("tgr-only", "tgr"), ("vcr-only", "vcr")):
-        config = UIGRTrainConfig(method=method, compositor="rtic", epochs=1, seed=1, **TINY)
-        assert default_checkpoint_name(method, config.compositor) == f"{method}-rtic"
-        path = UIGRTrainer(composed_ws, config, tmp_path / method).run()
+        spec = get_method(method)
+        config = spec.make_config({"compositor": "rtic", "epochs": 1, "seed": 1, **TINY})
+        assert spec.default_checkpoint(config) == f"{method}-rtic"
+        assert spec.default_checkpoint(spec.make_config({})) == method
+        path = spec.create_trainer(composed_ws, tmp_path / method, config=config).run()
         model = ComposedRetrieval.from_checkpoint(load_checkpoint(path), CPU)
         assert model.tasks == (task,) and not model.unified
         images = torch.zeros(2, 3, 48, 48, dtype=torch.uint8)
@@ -152,8 +150,8 @@ def test_independent_baselines_serve_one_task(composed_ws, tmp_path):
                                          BatchPreprocessor(CPU))
         assert chosen == [task, task] and probs[:, ("tgr", "vcr").index(task)].tolist() == [1.0, 1.0]
         assert set(model.embed_gallery(images, BatchPreprocessor(CPU))) == {task}
-    with pytest.raises(ValueError, match="uses the tirg compositor"):
-        UIGRTrainConfig(method="uigr-tirg", compositor="rtic")
+    with pytest.raises(ValueError, match="compositor cannot be changed for this method"):
+        get_method("uigr-tirg").make_config({"compositor": "rtic"})
 
 
 class _Interrupt(Exception):
@@ -162,19 +160,20 @@ class _Interrupt(Exception):
 
 def test_resume_after_an_interruption(composed_ws, tmp_path):
     out = tmp_path / "resumable"
-    config = UIGRTrainConfig(method="uigr-rtic", epochs=2, seed=2, **TINY)
+    spec = get_method("uigr-rtic")
+    options = dict(epochs=2, seed=2, **TINY)
 
     def crash_after_first_epoch(event):
         if event.kind == "epoch" and event.epoch == 1:
             raise _Interrupt
 
     with pytest.raises(_Interrupt):
-        UIGRTrainer(composed_ws, config, out, [crash_after_first_epoch]).run()
+        spec.create_trainer(composed_ws, out, [crash_after_first_epoch], **options).run()
     assert (out / "state.pt").is_file() and not (out / "weights.pt").exists()
     stream = io.StringIO()
-    UIGRTrainer(composed_ws, config, out, [JsonLinesReporter(stream)]).run(resume=True)
+    spec.create_trainer(composed_ws, out, [JsonLinesReporter(stream)], **options).run(resume=True)
     events = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert any("resuming after epoch 1" in e.get("message", "") for e in events)
+    assert any("resuming composed retrieval after epoch 1" in e.get("message", "") for e in events)
     assert [e["epoch"] for e in events if e["kind"] == "epoch"] == [2]
     assert (out / "weights.pt").is_file() and not (out / "state.pt").exists()
 
