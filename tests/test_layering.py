@@ -28,8 +28,11 @@ LAYERS: dict[str, set[str]] = {
                                     "fashion_gui.inference", "models"},
     "fashion_gui.engine": BASE | {"fashion_gui.catalog", "fashion_gui.index", "fashion_gui.methods",
                                   "fashion_gui.inference", "models"},
+    "fashion_gui.workspace_checks": BASE | {"fashion_gui.catalog", "fashion_gui.engine", "fashion_gui.inference",
+                                            "fashion_gui.methods"},  # the app's Qt-free workspace checks
     "fashion_gui.ui": BASE | {"fashion_gui.catalog", "fashion_gui.index", "fashion_gui.methods",
-                              "fashion_gui.inference", "fashion_gui.engine", "fashion_gui.evaluation"},
+                              "fashion_gui.inference", "fashion_gui.engine", "fashion_gui.evaluation",
+                              "fashion_gui.workspace_checks"},
     "fashion_gui.cli": BASE | {"fashion_gui.catalog", "fashion_gui.evaluation", "fashion_gui.index",
                                "fashion_gui.methods", "fashion_gui.inference", "fashion_gui.training",
                                "fashion_gui.engine", "fashion_gui.ui", "models"},
