@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 
 from fashion_gui.methods import MethodSpec, Option
 
-INT_MAX = 2_000_000_000
+INT_MAX = 100_000_000  # the largest int a spin box offers (keeps the boxes narrow)
+NUMBER_WIDTH = 130  # spin boxes do not need the whole row
 # what a float may look like while it is being typed ("1e", "-", "2.")
 PARTIAL_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d*)?([eE][+-]?\d*)?$")
 
@@ -98,9 +99,9 @@ class PathField(QWidget):
 
 
 def label_text(opt: Option) -> str:
-    """"image_size" -> "Image size"."""
+    """"image_size" -> "Image size"; short names ("d", "lr") as they are, like their flags."""
     text = opt.name.replace("_", " ")
-    return text[:1].upper() + text[1:]
+    return text[:1].upper() + text[1:] if len(text) > 2 else text
 
 
 def make_widget(opt: Option) -> QWidget:
@@ -115,9 +116,11 @@ def make_widget(opt: Option) -> QWidget:
     if opt.kind == "int" and not opt.optional:
         spin = QSpinBox()
         spin.setRange(min(0, int(opt.default)), INT_MAX)
+        spin.setMaximumWidth(NUMBER_WIDTH)
         return spin
     if opt.kind == "float" and not opt.optional:
         spin = FloatSpinBox()
+        spin.setMaximumWidth(NUMBER_WIDTH)
         spin.setSingleStep(10.0 ** math.floor(math.log10(abs(float(opt.default)) or 1.0)))  # 3e-4 steps by 1e-4
         return spin
     if opt.kind == "path":
@@ -230,9 +233,9 @@ class OptionForm(QWidget):
             header = QHBoxLayout()
             prefix = f"Stage {stage_number} of {len(spec.stages)}: " if len(spec.stages) > 1 else ""
             title = QLabel(f"<b>{prefix}{stage.title}</b>")
+            title.setWordWrap(True)  # a narrow panel wraps the title, not the epochs beside it
             self.stage_titles[stage.name] = title
-            header.addWidget(title)
-            header.addStretch(1)
+            header.addWidget(title, 1)
             epochs = self.options.get(stage.epochs_field)
             if epochs is not None:
                 widget = self._add_widget(epochs)
