@@ -104,9 +104,11 @@ class DemoBuildDialog(QProgressDialog):
         value = max(value, self.value())  # the index step reports several stages, each from 0
         text = f"Building the demo workspace\nstep {self.step + 1} of {self.steps}: {self.titles[self.step]}"
         text += f"\n{detail}" if detail else ""
-        self.setValue(value)
-        self.setLabelText(text)
+        # setValue last: a modal progress dialog processes events inside it, so a newer report may be
+        # shown from there; this one must not overwrite it afterwards
         self.progressed.emit(value, text)
+        self.setLabelText(text)
+        self.setValue(value)
 
     def _on_step_progress(self, done: int, total: int, label: str) -> None:
         self._show(done / max(total, 1), label)
