@@ -28,7 +28,7 @@ def test_match_and_keep_probabilities_read_the_right_value_columns():
     np.testing.assert_allclose(match_probability(probs, offsets, {0: 1, 1: 1}), [0.1 * 0.7, 0.7 * 0.25])
     np.testing.assert_allclose(match_probability(probs, offsets, {}), [1.0, 1.0])
     np.testing.assert_allclose(keep_log_probability(probs, offsets, {0: 0, 1: 2}),
-                               [np.mean(np.log([0.9, 0.2])), np.mean(np.log([0.3, 0.5]))])
+                               [np.mean(np.log([0.9, 0.1])), np.mean(np.log([0.3, 0.25]))])
 
 
 def test_label_match_needs_every_value_and_the_category():
