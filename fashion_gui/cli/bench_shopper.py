@@ -1,10 +1,11 @@
 """``fashion bench shopper``: the shopper's metric for attribute edits (fashion_gui/evaluation/shopper.py), for
-every encoder model of the workspace (and the untrained baseline), in two modes:
+every encoder model of the workspace (and the untrained baseline), in three modes (engine/edits.py):
 
 * ``visual`` -- the engine never reads the gallery's labels (what a user with an unlabelled gallery gets; the
-  model's own predictions are allowed);
+  model's own predictions are allowed); the app's default;
 * ``labels`` -- the engine may filter the gallery on the catalog's labels and rank visually (a shop whose
-  items carry labels).
+  items carry labels);
+* ``paper`` -- ADDE's plain full-space nearest neighbours of r + M i (how edits were ranked before).
 
 Every query is searched exactly as the app searches it: ``engine.search(Manipulate(query, edits), k=10)``
 with the app's engine configuration for that mode, over the whole catalog.
@@ -24,6 +25,7 @@ from fashion_gui.catalog.store import Catalog
 from fashion_gui.cli.bench_runs import config_record
 from fashion_gui.cli.catalog import add_workspace_arg
 from fashion_gui.engine import EngineConfig, Manipulate, RetrievalEngine
+from fashion_gui.engine.edits import EDIT_RANKINGS, EditPolicy
 from fashion_gui.engine.models import scan_models
 from fashion_gui.evaluation.shopper import TOP, EditQuery, sample_edit_queries, score_edit, summarise
 from fashion_gui.inference.adde_model import ADDEModel, build_head
@@ -34,7 +36,7 @@ from fashion_gui.methods import get_method
 from fashion_gui.training.adde import init_memory_from_prototypes
 from fashion_gui.workspace import Workspace
 
-MODES = ("visual", "labels")
+MODES = tuple(EDIT_RANKINGS)  # visual, labels, paper
 EDIT_KINDS = {"single": 1, "double": 2}
 UNTRAINED = "bench-untrained"  # the untrained encoder with a prototype-initialised memory block
 
@@ -55,7 +57,7 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
 
 def engine_config(mode: str, encoder: str) -> EngineConfig:
     """The app's engine configuration for a mode, with ``encoder`` as the encoder model."""
-    return EngineConfig(encoder_model=encoder, filter_by_catalog_labels=mode == "labels")
+    return EngineConfig(encoder_model=encoder, edits=EditPolicy(ranking=mode))
 
 
 def untrained_checkpoint(ws: Workspace, catalog: Catalog, device: torch.device, seed: int = 0) -> str:

@@ -19,6 +19,7 @@ from fashion_gui.engine import (
     SimilarIn,
     TextFeedback,
 )
+from fashion_gui.engine.edits import EDIT_RANKINGS, EditPolicy
 from fashion_gui.engine.engine import load_index_config, save_index_config
 from fashion_gui.index import IndexConfig
 from fashion_gui.methods import REQUEST_KINDS
@@ -32,6 +33,8 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--use", action="append", default=[], metavar="KIND=CKPT",
                    help=f"the checkpoint serving one request kind ({', '.join(REQUEST_KINDS)}), e.g. "
                         "--use compatible=adde-o (default: automatic); may be repeated")
+    p.add_argument("--edit-ranking", default=EditPolicy.ranking, choices=list(EDIT_RANKINGS),
+                   help="how --set edits are ranked: " + "; ".join(f"{k}: {v}" for k, v in EDIT_RANKINGS.items()))
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -74,7 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _open(args: argparse.Namespace, index: IndexConfig | None = None, **extra) -> RetrievalEngine:
     """The engine; index parameters are the workspace's saved ones unless ``index`` is given."""
-    config = EngineConfig(encoder_model=args.model, models=_parse_uses(args.use), index=index, **extra)
+    config = EngineConfig(encoder_model=args.model, models=_parse_uses(args.use), index=index,
+                          edits=EditPolicy(ranking=args.edit_ranking), **extra)
     return RetrievalEngine.open(Workspace.at(args.workspace), device=args.device, config=config,
                                 progress=None if args.json else _progress)
 
@@ -160,7 +164,8 @@ def _hit_dict(hit) -> dict:
 
 def _results_dict(results: Results) -> dict:
     return {"request": type(results.request).__name__, "query": _query_dict(results), "space": results.space,
-            "requested": results.requested, "note": results.note, "milliseconds": round(results.seconds * 1e3, 2),
+            "requested": results.requested, "note": results.note, "alternatives_from": results.alternatives_from,
+            "milliseconds": round(results.seconds * 1e3, 2),
             "hits": [_hit_dict(h) for h in results.hits]}
 
 
@@ -171,6 +176,8 @@ def _print_results(results: Results) -> None:
     print(f"{type(results.request).__name__} in {results.space}: asked {asked}"
           + (f"; {results.note}" if results.note else "") + f"  ({results.seconds * 1e3:.1f} ms)")
     for rank, h in enumerate(results.hits, 1):
+        if results.alternatives_from is not None and rank == results.alternatives_from + 1:
+            print("  -- the nearest alternatives (without everything asked) --")
         chips = " ".join(("+" if ok else "-") + name for name, ok in h.matches.items())
         print(f"{rank:>3}. item {h.item_id:<6} {h.score:+.3f}  {h.category:<10} {chips:<24} {h.image_path}")
 

@@ -27,6 +27,7 @@ from fashion_gui.atomic import atomic_write_json
 from fashion_gui.catalog.images import ImageSource, open_image
 from fashion_gui.catalog.schema import MISSING, SchemaError
 from fashion_gui.catalog.store import Catalog
+from fashion_gui.engine.edits import EditPolicy
 from fashion_gui.engine.models import ModelInfo, scan_models
 from fashion_gui.engine.requests import (
     EngineError,
@@ -60,8 +61,7 @@ class EngineConfig:
     #                                   usable encoder in registry order, one named after its method first)
     models: Mapping[str, str] = field(default_factory=dict)  # request kind -> checkpoint folder serving it;
     #                                   a kind left out: the encoder if it serves it, else automatic
-    filter_by_catalog_labels: bool = False  # edits may filter the gallery on its catalog labels (a labelled
-    #                                   shop); False: only the models' own predictions are used (visual only)
+    edits: EditPolicy = EditPolicy()  # how edits are ranked: visual (default), labels or paper (engine/edits.py)
     gallery_split: str | None = None  # search one split only; None: the whole catalog
     index: IndexConfig | None = None  # None: the workspace's saved parameters (index_config.json), else defaults
     graph_k: int = 5  # neighbours per item in the style-path graph (cooperative embeddings: 5)
@@ -110,7 +110,7 @@ class RetrievalEngine:
                 raise EngineError(f"the {config.gallery_split!r} split of the catalog is empty; "
                                   "pick another gallery split in the settings")
             ctx = EngineContext(ws, catalog, torch_device, config.index or load_index_config(ws),
-                                config.encode_batch, progress, gallery_ids=ids)
+                                config.encode_batch, progress, config.edits, gallery_ids=ids)
             engine = cls(ws, catalog, torch_device, config, ctx)
             engine._open_models(scan_models(ws, catalog.schema.to_dict()))
         except BaseException:
@@ -287,7 +287,7 @@ class RetrievalEngine:
             ranking = retriever.search(request, k)
         hits = self.hits(ranking.ids, ranking.scores, ranking.requested)
         return Results(request, tuple(hits), ranking.requested, ranking.space, time.perf_counter() - start,
-                       ranking.note)
+                       ranking.note, ranking.alternatives_from)
 
     def _not_available(self, kind: str) -> str:
         methods = methods_serving(kind)

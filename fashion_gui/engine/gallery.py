@@ -26,7 +26,7 @@ from fashion_gui.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-FEATURES_FORMAT = 1
+FEATURES_FORMAT = 2  # 2: attribute encoders also keep every value's probability
 EncodeFn = Callable[[torch.Tensor], dict[str, np.ndarray]]  # uint8 (B, 3, S, S) -> arrays with B rows
 Progress = Callable[[int, int], None]
 

@@ -113,7 +113,8 @@ class Results:
     requested: dict[str, str]  # attribute type -> value the user asked for (what ``Hit.matches`` checks)
     space: str  # where the ranking happened: "full", "subspace:<type>", "tgr", "vcr", "outfit"
     seconds: float  # encode + search time inside the engine
-    note: str = ""  # e.g. how the branch classifier read a text
+    note: str = ""  # e.g. how the branch classifier read a text, or that nothing has the asked values
+    alternatives_from: int | None = None  # hits from this rank on lack something asked (None: none do)
 
     def __len__(self) -> int:
         return len(self.hits)

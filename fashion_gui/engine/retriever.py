@@ -23,6 +23,7 @@ from PIL import Image
 
 from fashion_gui.catalog.schema import AttributeSchema, SchemaError
 from fashion_gui.catalog.store import Catalog
+from fashion_gui.engine.edits import EditPolicy
 from fashion_gui.engine.gallery import EncodeFn, GalleryFeatures, open_features
 from fashion_gui.engine.requests import QueryState, Request, RequestError
 from fashion_gui.index import IndexConfig, IndexData, IndexManifest, VectorIndex, open_or_update
@@ -43,6 +44,7 @@ class Ranking:
     requested: dict[str, str]
     space: str
     note: str = ""
+    alternatives_from: int | None = None  # the rank from which results lack something asked (None: none do)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class EngineContext:
     index_config: IndexConfig
     encode_batch: int = 256
     progress: Progress | None = None
+    edit_policy: EditPolicy = field(default_factory=EditPolicy)
     prep: BatchPreprocessor = field(init=False)
     gallery_ids: np.ndarray | None = None
     encoder: EncoderRetriever | None = None

@@ -31,12 +31,23 @@ def test_index_build_then_search_by_image_with_edits(ws, capsys):
     assert main(["search", "-w", str(ws.root), "--image", str(image), "--set", f"colour={new}", "--k", "7",
                  "--device", "cpu", "--json"]) == 0
     out = _json(capsys)
-    assert out["request"] == "Manipulate" and out["requested"] == {"colour": new}
+    assert out["request"] == "Manipulate" and out["requested"] == {"colour": new, "category": item.category}
     assert out["query"]["item_id"] == item.id and len(out["hits"]) == 7
     assert item.id not in [h["item_id"] for h in out["hits"]]
-    assert all(h["matches"] == {"colour": h["attributes"]["colour"] == new} for h in out["hits"])
+    assert all(h["matches"] == {"colour": h["attributes"]["colour"] == new, "category": h["category"] == item.category}
+               for h in out["hits"])
     scores = [h["score"] for h in out["hits"]]
     assert scores == sorted(scores, reverse=True)
+    # ranked on the catalog's labels: every hit has the asked colour in the query's category (or is marked)
+    assert main(["search", "-w", str(ws.root), "--item", str(item.id), "--set", f"colour={new}", "--k", "7",
+                 "--edit-ranking", "labels", "--device", "cpu", "--json"]) == 0
+    out = _json(capsys)
+    first_alternative = out["alternatives_from"] if out["alternatives_from"] is not None else 7
+    assert all(all(h["matches"].values()) for h in out["hits"][:first_alternative])
+    # the papers' ranking: ADDE's plain nearest neighbours, nothing but the colour asked
+    assert main(["search", "-w", str(ws.root), "--item", str(item.id), "--set", f"colour={new}", "--k", "7",
+                 "--edit-ranking", "paper", "--device", "cpu", "--json"]) == 0
+    assert _json(capsys)["requested"] == {"colour": new}
 
 
 def test_search_similar_in_and_text_output(ws, capsys):
