@@ -42,13 +42,15 @@ def test_drop_a_query_edit_an_attribute_then_undo_and_redo(qtbot, window):
     first = [win.results_model.hit(r).item_id for r in range(12)]
 
     # pick another colour in the attribute panel: the results change and every chip agrees with the item
+    # (an edit keeps the garment type, so its category is asked for too)
     box = win._attribute_boxes["colour"]
     new = next(box.itemData(i) for i in range(1, box.count()) if box.itemData(i) != item.attributes["colour"])
     box.setCurrentIndex(box.findData(new))
     _wait_turns(qtbot, win, 2)
     hits = [win.results_model.hit(r) for r in range(win.results_model.rowCount())]
     assert [h.item_id for h in hits] != first
-    assert all(h.matches == {"colour": h.attributes.get("colour") == new} for h in hits)
+    assert all(h.matches == {"colour": h.attributes.get("colour") == new, "category": h.category == item.category}
+               for h in hits)
     caption = win.results_model.index(0).data()
     assert ("\u2713colour" if hits[0].matches["colour"] else "\u2717colour") in caption
     assert win.edits == {"colour": new} and "colour=" in win.breadcrumb.text()
