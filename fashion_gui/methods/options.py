@@ -8,6 +8,7 @@ clear error for unknown or ill-typed keys, and :func:`config_to_dict` is its inv
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass
@@ -48,7 +49,7 @@ def _kind(tp: Any) -> tuple[str, bool]:
     """A field's annotation -> (kind, optional)."""
     optional = False
     origin = typing.get_origin(tp)
-    if origin is typing.Union or str(origin) == "types.UnionType":
+    if origin is typing.Union or origin is types.UnionType:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         optional = len(args) < len(typing.get_args(tp))
         tp = args[0]
