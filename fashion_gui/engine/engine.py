@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -220,6 +221,11 @@ class RetrievalEngine:
         conf = np.stack([p.max(1) for p in out["probs"]], 1).astype(np.float32)  # (B, A)
         return {"embedding": out["embedding"].astype(np.float32), "pred": out["pred"], "conf": conf}
 
+    @property
+    def _decode_side(self) -> int:
+        """Pixels a side an image needs for the model and for the query copy kept for other encoders."""
+        return max(QUERY_IMAGE_SIDE, self.model.image_size)
+
     def _encode_one(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One RGB image -> (embedding (A*d,), predicted values (A,), probabilities (A,))."""
         tensor = torch.from_numpy(np.ascontiguousarray(square_resize(rgb, self.model.image_size)))[None]  # (1, 3, S, S)
@@ -235,7 +241,7 @@ class RetrievalEngine:
             item_id = self._catalog_item_at(Path(image))
             if item_id is not None:
                 return self.query_from_item(item_id)
-        rgb = open_image(image)
+        rgb = open_image(image, max_side=self._decode_side)
         embedding, pred, conf = self._encode_one(rgb)
         category = self._predicted_category(embedding, pred)
         labels = np.array([int(v) if t.applies_to(category) else MISSING for t, v in zip(self.schema.types, pred)],
@@ -263,7 +269,7 @@ class RetrievalEngine:
                                      self.gallery["conf"][row])
             image = None
         else:  # outside the gallery split (or its image was skipped): encode it now
-            rgb = open_image(path)
+            rgb = open_image(path, max_side=self._decode_side)
             with torch.inference_mode():
                 embedding, pred, conf = self._encode_one(rgb)
             image = _small(rgb)
@@ -279,7 +285,7 @@ class RetrievalEngine:
             return query.image
         if query.image_path is None:
             raise RequestError("this query has no image to give to the composed model")
-        return _small(open_image(query.image_path))
+        return _small(open_image(query.image_path, max_side=QUERY_IMAGE_SIDE))
 
     # --- search ----------------------------------------------------------------------------------
     def search(self, request: Request, k: int = 50) -> Results:
@@ -292,6 +298,8 @@ class RetrievalEngine:
         elif isinstance(request, SimilarIn):
             ids, scores, requested, space, note = self._similar_in(request, k)
         elif isinstance(request, (TextFeedback, Compatible)):
+            for category in (getattr(request, "target_category", None), getattr(request, "category", None)):
+                self.category_filter(category)  # an unknown category is named before any model is needed
             if self.composed is None or not self.composed.can(type(request)):
                 raise NotAvailableError(_not_available(request))
             ids, scores, requested, space, note = self.composed.search(request, k)
@@ -431,12 +439,10 @@ class RetrievalEngine:
     def _catalog_item_at(self, path: Path) -> int | None:
         if self._path_to_id is None:
             ids = self.catalog.ids()
-            self._path_to_id = {str(self.workspace.resolve_image(p).resolve()): int(i)
+            self._path_to_id = {os.path.realpath(self.workspace.resolve_image(p)): int(i)
                                 for i, p in zip(ids.tolist(), self.catalog.image_paths(ids))}
-        try:
-            return self._path_to_id.get(str(path.expanduser().resolve()))
-        except OSError:
-            return None
+        # realpath, not Path.resolve: a symbolic-link loop must reach open_image, which names it
+        return self._path_to_id.get(os.path.realpath(path.expanduser()))
 
     def _predicted(self, pred: np.ndarray, conf: np.ndarray) -> dict[str, tuple[str, float]]:
         return {t.name: (t.values[int(p)], float(c)) for t, p, c in zip(self.schema.types, pred, conf)}

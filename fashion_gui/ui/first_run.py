@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.engine import RetrievalEngine
+from fashion_gui.errors import failure_message
 from fashion_gui.training.adde import ADDETrainConfig, ADDETrainer
 from fashion_gui.training.outfit import OutfitTrainConfig, OutfitTrainer
 from fashion_gui.training.uigr import UIGRTrainConfig, UIGRTrainer
@@ -58,7 +59,7 @@ class DemoBuildWorker(QObject):
                 engine = RetrievalEngine.open(self.workspace, progress=self._on_engine_progress)
                 engine.close()
         except Exception as exc:  # reported to the user in a dialog; the app keeps running
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            self.failed.emit(failure_message(exc)[0])
             return
         self.finished.emit(counts)
 
