@@ -2,7 +2,7 @@
 (DESIGN.md, "The workspace").
 
 - ``atomic_open`` / ``atomic_write_*``: one file. Write a temporary file in the target's folder, fsync, rename
-  over the target.
+  over the target (first removing the temporary files a killed writer of the same file left).
 - ``commit_dir``: a folder of files that belong together (a checkpoint). Build a complete staged folder next to
   the target, fsync it, then swap it into place in one step (``renameat2(RENAME_EXCHANGE)`` on Linux; elsewhere
   two renames, and ``recover_dir`` rolls an interrupted swap back to the previous folder).
@@ -205,6 +205,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", encoding: str | None 
     path = Path(path)
     with naming(path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path.parent, label=path.name)  # what a killed writer of this file left
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), dir=path.parent)
         try:
             with os.fdopen(fd, mode, encoding=encoding) as fh:

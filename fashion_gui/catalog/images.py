@@ -165,8 +165,9 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS, max_side: int 
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{what}: not an image file Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{what}: too many pixels to decode safely ({exc}); downscale the image") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{what}: far more pixels than the {max_pixels:,}-pixel limit (a decompression bomb?); "
+                         "downscale the image") from None
     except MemoryError:
         raise ImageError(f"{what}: not enough memory to decode this image; downscale it") from None
     except OSError as exc:
@@ -195,8 +196,9 @@ def probe_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[
         raise
     except UnidentifiedImageError:
         raise ImageError(f"{what}: not an image file Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{what}: too many pixels to decode safely ({exc}); downscale the image") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{what}: far more pixels than the {max_pixels:,}-pixel limit (a decompression bomb?); "
+                         "downscale the image") from None
     except OSError as exc:
         if exc.errno is not None:
             raise ImageError(f"{what}: cannot be read ({exc.strerror}); check the file and its permissions") from None

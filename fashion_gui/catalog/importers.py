@@ -138,7 +138,7 @@ def _decode(csv_path: Path) -> str:
 
 def _rows(csv_path: Path, problems: list[str]) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Header and ``(CSV row number, {column: cell})`` rows; malformed rows become problems."""
-    reader = csv.reader(io.StringIO(_decode(csv_path), newline=""))
+    reader = csv.reader(io.StringIO(_decode(csv_path), newline=""), strict=True)
     try:
         header = [h.strip() for h in next(reader, [])]
     except csv.Error as exc:
@@ -151,12 +151,16 @@ def _rows(csv_path: Path, problems: list[str]) -> tuple[list[str], list[tuple[in
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(f"row {line_start}: {exc}; check the quoting (a field may be cut or too long)")
+            problems.append(f"row {line_start}: {exc}; check the quoting (a quote may be unclosed, or a field too "
+                            "long)")
             line_start = reader.line_num + 1
             continue
         number, line_start = line_start, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue  # blank line
+        if any("\0" in c for c in cells):
+            problems.append(f"row {number}: contains a NUL byte; is this really a CSV text file?")
+            continue
         if len(cells) > len(header):
             problems.append(f"row {number}: {len(cells)} fields but the header has {len(header)}; "
                             "quote fields that contain commas")
@@ -203,6 +207,7 @@ def read_csv(csv_path: Path, options: CsvImportOptions) -> tuple[AttributeSchema
     ids = Counter(r.get("id", "") for _, r in rows if r.get("id"))
     paths = Counter(r["path"] for _, r in rows)
     records = []
+    first_row_of: dict[str, int] = {}  # resolved image file -> the row that names it first
     for n, row in rows:
         where = f"row {n} ({row['path'] or 'no path'})"
         if not row["path"]:
@@ -249,6 +254,10 @@ def read_csv(csv_path: Path, options: CsvImportOptions) -> tuple[AttributeSchema
         except ImageError as exc:
             problems.append(f"{where}: unreadable image {exc}")
             continue
+        if resolved in first_row_of and paths[row["path"]] == 1:
+            problems.append(f"{where}: the same image file as row {first_row_of[resolved]} ({resolved}); "
+                            "a catalog item needs its own file")
+        first_row_of.setdefault(resolved, n)
         records.append(ItemRecord(
             image_path=resolved, category=row["category"], instance_id=instance,
             split=split or _split_for(instance, options.split_fractions), attributes=attributes,

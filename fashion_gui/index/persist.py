@@ -35,7 +35,7 @@ from fashion_gui.index.exact import ExactIndex
 from fashion_gui.index.hnsw import HnswIndex
 from fashion_gui.index.manifest import FORMAT_VERSION, MANIFEST_NAME, IndexManifest
 from fashion_gui.index.subspaces import SubspaceIndexSet
-from fashion_gui.locks import WriterLock
+from fashion_gui.locks import BusyError, WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +209,29 @@ def _load_matching(directory: Path, expected: IndexManifest) -> tuple[AnyIndex, 
     try:
         stored, data_dir = read_manifest(directory)
         if not stored.differences(expected):
-            return _load_data(stored, data_dir), stored, "loaded"
+            index = _load_data(stored, data_dir)
+            _tidy(directory, data_dir.name)
+            return index, stored, "loaded"
     except IndexLoadError:
         return None
     return None
+
+
+def _tidy(directory: Path, keep: str) -> None:
+    """Remove debris of a build a crash cut short, when no build is running; a workspace that cannot be
+    written (read-only) is simply read."""
+    if not unreferenced(directory, keep):
+        return
+    lock = build_lock(directory)
+    try:
+        lock.acquire(wait=0)
+    except (BusyError, OSError) as exc:
+        log.info("leaving the debris in %s for later: %s", directory, exc)
+        return
+    try:
+        _remove_unreferenced(directory, keep)
+    finally:
+        lock.release()
 
 
 def _update_or_build(directory: Path, expected: IndexManifest, data_fn: Callable[[], IndexData | tuple],
