@@ -173,6 +173,17 @@ def naming(path: str | os.PathLike) -> Iterator[None]:
         raise
 
 
+def ensure_writable(folder: str | os.PathLike) -> None:
+    """Create ``folder`` if needed and check that files can be written in it (a read-only folder raises the
+    ``PermissionError`` naming it before any long work starts)."""
+    folder = Path(folder)
+    with naming(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=temp_prefix("probe"), dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+
+
 # --- one file ------------------------------------------------------------------------------------------
 def fsync_dir(directory: Path) -> None:
     """fsync a folder so a rename inside it is durable (a no-op where folders cannot be opened)."""

@@ -32,11 +32,15 @@ WRITABLE_HINT = "make it writable, or copy the workspace to a folder you can wri
 
 
 def shown_path(filename: str | bytes | None) -> str:
-    """The path to name in a message: a temporary or lock file is shown as its folder."""
+    """The path to name in a message: a temporary or lock file (or a file inside a temporary folder) is shown
+    as the folder a person knows."""
     if filename is None:
         return ""
     path = Path(filename.decode(errors="replace") if isinstance(filename, bytes) else str(filename))
-    if is_temp_name(path.name) or path.name.endswith(".lock"):
+    for depth, part in enumerate(path.parts):
+        if is_temp_name(part):
+            return str(Path(*path.parts[:depth]))
+    if path.name.endswith(".lock"):
         return str(path.parent)
     return str(path)
 
@@ -86,7 +90,7 @@ def user_message(exc: BaseException) -> str | None:
             return describe_os_error(OSError(errno.ELOOP, "Too many levels of symbolic links", match.group(1)))
     if isinstance(exc, MemoryError):
         return "not enough memory for this request; close other programs or use smaller images and try again"
-    if isinstance(exc, (ValueError, LookupError)):  # bad input that a lower layer refused with a message
+    if isinstance(exc, ValueError) and not isinstance(exc, UnicodeError):  # bad input refused with a message
         return str(exc)
     return None
 

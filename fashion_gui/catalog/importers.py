@@ -275,9 +275,9 @@ def import_csv(workspace: Workspace, csv_path: Path, options: CsvImportOptions =
     if workspace.exists() and not force:
         raise CatalogError(f"{workspace.catalog_path} already exists; pass --force to replace it")
     with catalog_writer(workspace):
-        if workspace.exists():
-            drop_derived(workspace)  # the old catalog's gallery features and indexes must not serve this one
-        with Catalog.build(workspace.catalog_path, schema, name=Path(csv_path).stem, overwrite=force) as catalog:
+        # the old catalog's gallery features and indexes must not serve this one: dropped just before it lands
+        with Catalog.build(workspace.catalog_path, schema, name=Path(csv_path).stem, overwrite=force,
+                           before_commit=lambda: drop_derived(workspace)) as catalog:
             catalog.add_items(records)
             catalog.set_meta("import", {"format": "csv", "source": os.path.realpath(csv_path)})
             counts = catalog.counts()

@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,8 +178,10 @@ class Catalog:
     @classmethod
     @contextmanager
     def build(cls, path: str | os.PathLike, schema: AttributeSchema, *, name: str = "",
-              overwrite: bool = False) -> Iterator["Catalog"]:
+              overwrite: bool = False, before_commit: Callable[[], None] | None = None) -> Iterator["Catalog"]:
         """Create a catalog in a temporary file; it replaces ``path`` only if the block completes.
+        ``before_commit`` runs once the new catalog is complete, just before it replaces the old one (the
+        writers drop the old catalog's caches there).
 
         >>> with Catalog.build(ws / "catalog.sqlite", schema) as cat:
         ...     cat.add_items(records)
@@ -206,6 +208,8 @@ class Catalog:
             conn.commit()
             conn.close()
             crash_point("catalog:written")
+            if before_commit is not None:
+                before_commit()
             with naming(path):
                 os.replace(tmp_path, path)
             crash_point("catalog:replaced")

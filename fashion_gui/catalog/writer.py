@@ -84,9 +84,10 @@ def referenced_image_folders(workspace: Workspace) -> set[str] | None:
 
 
 def drop_derived(workspace: Workspace) -> None:
-    """Before a new catalog replaces the old one: remove the gallery features and indexes built for the old
-    one (``indexes/<model>/``; the saved index parameters stay), so no cache of the old catalog is ever used
-    for the new one. A crash after this leaves the old catalog without caches, which the next open rebuilds."""
+    """Just before a complete new catalog replaces the old one: remove the gallery features and indexes built
+    for the old one (``indexes/<model>/``; the saved index parameters stay), so no cache of the old catalog is
+    ever used for the new one. A crash after this leaves the old catalog without caches, which the next open
+    rebuilds; a failed build (an exception) never gets here."""
     for folder in _entries(workspace.indexes):
         if folder.is_dir() and not folder.name.startswith("."):
             doomed = folder.with_name(f"{temp_prefix('stale')}{folder.name}")

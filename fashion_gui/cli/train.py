@@ -6,6 +6,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from fashion_gui.atomic import ensure_writable
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.cli.catalog import add_workspace_arg
 from fashion_gui.evaluation.report import adde_protocol, report_dict
@@ -127,6 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     callbacks = [JsonLinesReporter(sys.stdout)] if args.progress_json else [TqdmReporter()]
     default_name = default_checkpoint_name(args.method, getattr(config, "compositor", ""))
     out_dir = ws.checkpoints / (args.name or default_name)
+    ensure_writable(out_dir)  # a read-only workspace is refused before the training, not after it
     trainer = method.trainer_cls(ws, config, out_dir, callbacks)
     path = trainer.run(resume=args.resume)
     if not args.progress_json:

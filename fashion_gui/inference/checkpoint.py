@@ -161,7 +161,7 @@ def atomic_torch_save(path: Path, obj: Any) -> None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    with naming(path), open(path, "w", encoding="utf-8") as fh:
+    with open(path, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
@@ -194,19 +194,19 @@ def save_checkpoint(folder: Path, *, method: str, weights: dict[str, dict[str, t
     data = torch_bytes({k: {n: t.detach().cpu() for n, t in v.items()} for k, v in weights.items()})
     staged = staged_dir(folder)
     try:
-        with naming(staged / WEIGHTS_FILE):
+        with naming(folder):  # a failed write (disk full) names the checkpoint, not the staged folder
             (staged / WEIGHTS_FILE).write_bytes(data)
-        crash_point("checkpoint:weights")
-        _write_json(staged / METRICS_FILE, metrics)
-        crash_point("checkpoint:metrics")
-        _carry_over(folder, staged)
-        crash_point("checkpoint:carried")
-        _write_json(staged / CONFIG_FILE, {
-            "format": CHECKPOINT_FORMAT, "method": method, "config": config, "schema": schema,
-            "catalog_version": catalog_version,
-            "files": {WEIGHTS_FILE: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}},
-        })
-        crash_point("checkpoint:config")
+            crash_point("checkpoint:weights")
+            _write_json(staged / METRICS_FILE, metrics)
+            crash_point("checkpoint:metrics")
+            _carry_over(folder, staged)
+            crash_point("checkpoint:carried")
+            _write_json(staged / CONFIG_FILE, {
+                "format": CHECKPOINT_FORMAT, "method": method, "config": config, "schema": schema,
+                "catalog_version": catalog_version,
+                "files": {WEIGHTS_FILE: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}},
+            })
+            crash_point("checkpoint:config")
         commit_dir(staged, folder)
     except BaseException:
         if staged.exists():

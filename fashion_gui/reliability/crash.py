@@ -184,14 +184,8 @@ def run_scenario(scenario: Scenario, base: Path, limit: int | None = None,
                  rerun: bool = True) -> ScenarioResult:
     """Kill ``scenario``'s writer at each of its crash points (at most ``limit``, spread over the run)."""
     base = Path(base)
-    old_root, new_root = base / "old", base / "new"
-    scenario.prepare(old_root)
-    old = scenario.state(old_root)
-    shutil.copytree(old_root, new_root, symlinks=True)
-    points = record_points(lambda: scenario.write(new_root), scenario.child_setup)
-    new = scenario.state(new_root)
-    if old == new:
-        raise RuntimeError(f"scenario {scenario.name}: the writer changed nothing")
+    old, new, points = old_and_new(scenario, base)
+    old_root = base / "old"
     result = ScenarioResult(scenario.name, points)
     chosen = list(range(1, len(points) + 1))
     if limit is not None and len(chosen) > limit:
@@ -204,6 +198,20 @@ def run_scenario(scenario: Scenario, base: Path, limit: int | None = None,
         result.trials.append(judge_trial(scenario, trial_root, f"{n}:{points[n - 1]}", outcome, old, new, rerun))
         shutil.rmtree(trial_root, ignore_errors=True)
     return result
+
+
+def old_and_new(scenario: Scenario, base: Path) -> tuple[State, State, list[str]]:
+    """Prepare ``base/old``, run the writer to completion on a copy (``base/new``); returns both states and
+    the crash points the writer passed."""
+    old_root, new_root = Path(base) / "old", Path(base) / "new"
+    scenario.prepare(old_root)
+    old = scenario.state(old_root)
+    shutil.copytree(old_root, new_root, symlinks=True)
+    points = record_points(lambda: scenario.write(new_root), scenario.child_setup)
+    new = scenario.state(new_root)
+    if old == new:
+        raise RuntimeError(f"scenario {scenario.name}: the writer changed nothing")
+    return old, new, points
 
 
 def judge_trial(scenario: Scenario, root: Path, point: str, outcome: str, old: State, new: State,

@@ -201,9 +201,9 @@ def _build(workspace: Workspace, config: DemoConfig, products: list[Product], sp
                 keys.append((p.instance_id, v))
         if progress:
             progress("catalog", 0, 1)
-        if workspace.exists():
-            drop_derived(workspace)  # the old catalog's gallery features and indexes must not serve the new one
-        with Catalog.build(workspace.catalog_path, DEMO_SCHEMA, name="demo", overwrite=True) as catalog:
+        # the old catalog's gallery features and indexes must not serve the new one: dropped just before it lands
+        with Catalog.build(workspace.catalog_path, DEMO_SCHEMA, name="demo", overwrite=True,
+                           before_commit=lambda: drop_derived(workspace)) as catalog:
             ids = catalog.add_items(records)
             item_of = dict(zip(keys, ids))
             feedback = tgr_triplets(products, split_of, item_of, config.tgr_pairs_per_product, rng)
