@@ -11,7 +11,7 @@ import pytest
 
 from fashion_gui import atomic
 from fashion_gui.atomic import is_stale_temp, remove_stale_temps, temp_prefix
-from fashion_gui.inference.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from fashion_gui.inference.checkpoint import list_checkpoints, load_checkpoint
 from fashion_gui.reliability.workspaces import untrained_adde
 from fashion_gui.workspace_doctor import check_workspace, fix_workspace
 
