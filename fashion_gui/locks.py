@@ -3,7 +3,8 @@
 A lock is an exclusive operating-system lock (``flock``; ``msvcrt.locking`` on Windows) on a small file that
 also records who holds it (pid, command, start time), so a second writer can say which one is running. The
 system releases the lock when its process ends, even by ``kill -9``, so a lock is never stale, and a cleaner
-that can take it knows that no writer is alive.
+that can take it knows that no writer is alive. The holder removes the file as it releases the lock (a writer
+that finds the file it locked gone locks the new one), so a workspace keeps no lock files between writes.
 
 Within one process the lock is re-entrant per thread (a save inside a build that holds it does not deadlock);
 other threads wait as other processes do.
@@ -95,6 +96,16 @@ def _os_unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (a releasing holder removes the file)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
 class WriterLock:
     """``with WriterLock(path, "index build").held(wait=600): ...``; see the module docstring.
 
@@ -116,18 +127,15 @@ class WriterLock:
 
     def busy_message(self, holder: Holder | None, waited: float | None = None) -> str:
         who = f" ({holder.describe()})" if holder is not None else ""
-        where = self.path.parent
-        if waited is None:
-            return f"another {self.what} is running on {where}{who}; wait for it to finish, then try again"
-        return (f"another {self.what} has been running on {where}{who} for over {waited:.0f} s; wait for it "
-                "to finish (or stop it), then try again")
+        after = f"; waited {waited:.0f} s" if waited else ""
+        return (f"another {self.what} is running on {self.path.parent}{who}{after}; wait for it to finish, "
+                "then try again")
 
     def acquire(self, wait: float = 0.0, on_wait: Callable[[str], None] | None = None) -> None:
         """Take the lock, waiting up to ``wait`` seconds for another writer; ``BusyError`` after that.
         ``on_wait`` (default: a log warning) is told once when this call has to wait."""
         me = threading.get_ident()
         deadline = time.monotonic() + wait
-        told = False
         with _state.changed:
             while True:  # other threads of this process first
                 owner = _state.held.get(self._key)
@@ -140,24 +148,35 @@ class WriterLock:
                 if left <= 0:
                     raise BusyError(self.busy_message(self.holder(), wait if wait else None))
                 _state.changed.wait(min(left, POLL_SECONDS))
-            with naming(self.path.parent):
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            told = False
+            while True:  # then other processes: the OS lock on the file the path names right now
+                with naming(self.path.parent):
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    while not _try_os_lock(fd):
+                        holder = self.holder()
+                        if not told and wait > 0:
+                            (on_wait or log.warning)(f"{self.busy_message(holder).split(';')[0]}; waiting for it")
+                            told = True
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise BusyError(self.busy_message(holder, wait if wait else None))
+                        _state.changed.wait(min(left, POLL_SECONDS))
+                    if _same_file(fd, self.path):
+                        break
+                    _os_unlock(fd)  # the holder removed the file as it released it: lock the new one
+                except BaseException:
+                    os.close(fd)
+                    raise
+                os.close(fd)
             try:
-                while not _try_os_lock(fd):
-                    holder = self.holder()
-                    if not told and wait > 0:
-                        (on_wait or log.warning)(f"{self.busy_message(holder).split(';')[0]}; waiting for it")
-                        told = True
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise BusyError(self.busy_message(holder, wait if wait else None))
-                    _state.changed.wait(min(left, POLL_SECONDS))
                 record = json.dumps({"pid": os.getpid(), "command": _command(), "since": time.time()}).encode()
                 os.ftruncate(fd, 0)
                 os.lseek(fd, 0, os.SEEK_SET)
                 os.write(fd, record)
             except BaseException:
+                _os_unlock(fd)
                 os.close(fd)
                 raise
             _state.held[self._key] = (me, 1, fd)
@@ -173,6 +192,9 @@ class WriterLock:
                 return
             del _state.held[self._key]
             try:
+                if sys.platform != "win32":  # the file goes with the lock (Windows cannot remove an open file)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.path)
                 _os_unlock(fd)
             finally:
                 os.close(fd)

@@ -9,8 +9,9 @@ Checks (Qt-free; the app's Settings > Workspace shows the same report through ``
 - leftovers of killed writers: temporary files whose writer is dead, index data folders no manifest names,
   demo image folders no catalog references, a checkpoint swap cut short.
 
-``fix_workspace`` repairs what needs no decision (it removes leftovers and puts an interrupted checkpoint swap
-back) and never touches the files of a writer that is still running.
+``fix_workspace`` repairs what needs no decision (it removes leftovers and lock files of killed writers and
+puts an interrupted checkpoint swap back) and never touches the files of a writer that is still running; after
+a first catalog build that was killed it leaves the folder as it was before.
 """
 from __future__ import annotations
 
@@ -330,4 +331,12 @@ def fix_workspace(workspace: Workspace | str | Path) -> list[str]:
                 done.append(f"removed {path}")
     except BusyError as exc:  # the running build removes them itself when it ends
         done.append(f"left the demo images alone: {exc}")
+    locks = [catalog_lock(ws), *(build_lock(p) for p in ws.indexes.glob("*/*") if p.is_dir())]
+    for lock in locks:  # the lock file of a writer that was killed (a live one holds its lock)
+        if lock.path.is_file() and not lock.held_elsewhere():
+            lock.path.unlink(missing_ok=True)
+            done.append(f"removed {lock.path}, the lock file of a writer that was killed")
+    if not ws.exists() and ws.images.is_dir() and not any(ws.images.iterdir()):
+        ws.images.rmdir()  # what a first catalog build that was killed leaves: the folder as it was
+        done.append(f"removed the empty {ws.images}")
     return done

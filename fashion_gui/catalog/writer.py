@@ -21,6 +21,7 @@ from fashion_gui.workspace import Workspace
 log = logging.getLogger(__name__)
 
 CATALOG_LOCK = ".catalog.lock"
+LOCK_WAIT_SECONDS = 2.0  # a second writer is refused after this (a check by `fashion doctor` only takes a moment)
 DEMO_IMAGE_PREFIX = "demo-"  # images/demo-<build>/: the images of one demo build
 
 
@@ -34,11 +35,15 @@ def catalog_writer(workspace: Workspace) -> Iterator[None]:
     writers left behind (their temporary files, demo images no catalog references)."""
     with naming(workspace.root):
         workspace.root.mkdir(parents=True, exist_ok=True)
-    with catalog_lock(workspace).held(wait=0):
+    with catalog_lock(workspace).held(wait=LOCK_WAIT_SECONDS):
         for path in catalog_leftovers(workspace, locked=True):
             log.info("removing %s, left by a catalog build that was killed", path)
             remove_path(path)
-        yield
+        try:
+            yield
+        finally:
+            if not workspace.exists() and workspace.images.is_dir() and not any(workspace.images.iterdir()):
+                workspace.images.rmdir()  # a first build that failed leaves the folder as it found it
 
 
 def catalog_leftovers(workspace: Workspace, locked: bool = False) -> list[Path]:

@@ -51,8 +51,6 @@ def test_every_corpus_file_opens_or_is_refused_in_one_line(qtbot, window, corpus
     folder, cases = corpus
     wrong = []
     for case in cases:
-        if case.kind == "large":
-            continue  # measured in test_image_corpus (time and memory)
         path = case.path(folder)
         result, text = _answer(qtbot, window, lambda: window.load_image(str(path)))
         if result == "loaded":

@@ -94,3 +94,15 @@ def test_atomic_writes_remove_what_a_killed_writer_of_the_same_file_left(tmp_pat
     atomic.atomic_write_json(tmp_path / "report.json", {"ok": True})
     assert not stale.exists() and other.exists()  # only leftovers of the same file
     assert remove_stale_temps(tmp_path) == [other] and temp_prefix("x") == f".tmp-{os.getpid()}-x-"
+
+
+def test_after_a_killed_first_build_the_doctor_leaves_the_folder_as_it_was(tmp_path):
+    from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
+    from fashion_gui.reliability.workspaces import TINY_DEMO
+    from fashion_gui.workspace import Workspace
+
+    ws = Workspace(tmp_path / "new-folder")
+    _killed(lambda: build_demo(ws, DemoConfig(seed=4, **TINY_DEMO)), "demo:rendered")
+    assert any(ws.root.iterdir()) and not ws.exists()  # rendered images and the lock file of the killed build
+    fix_workspace(ws)
+    assert list(ws.root.iterdir()) == []  # empty again: the app can build the demo there
