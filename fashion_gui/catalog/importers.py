@@ -185,9 +185,9 @@ def read_csv(csv_path: Path, options: CsvImportOptions) -> tuple[AttributeSchema
     unnamed = [str(i + 1) for i, h in enumerate(header) if not h]
     repeated = sorted({h for h in header if h and header.count(h) > 1})
     if unnamed or repeated:
-        raise ImportProblems(csv_path, [f"row 1 (the header): "
-                                        + "; ".join(([f"column(s) {', '.join(unnamed)} have no name"] if unnamed else [])
-                                                    + ([f"column(s) {', '.join(repeated)} appear twice"] if repeated else []))])
+        parts = ([f"column(s) {', '.join(unnamed)} have no name"] if unnamed else []) + (
+            [f"column(s) {', '.join(repeated)} appear twice"] if repeated else [])
+        raise ImportProblems(csv_path, [f"row 1 (the header): {'; '.join(parts)}"])
     if not rows and not problems:
         raise ImportProblems(csv_path, ["the CSV has a header but no rows"])
     attribute_columns = [h for h in header if h not in RESERVED_COLUMNS]

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def drop_derived(workspace: Workspace) -> None:
     rebuilds; a failed build (an exception) never gets here."""
     for folder in _entries(workspace.indexes):
         if folder.is_dir() and not folder.name.startswith("."):
-            doomed = folder.with_name(f"{temp_prefix('stale')}{folder.name}")
+            doomed = folder.with_name(f"{temp_prefix('stale-' + folder.name.replace('-', '_'))}{uuid.uuid4().hex[:8]}")
             with naming(folder):
                 os.rename(folder, doomed)
             crash_point("catalog:derived_dropped")

@@ -52,7 +52,7 @@ def images_figures(base: Path, seed: int, large: bool) -> dict:
         kinds[case.kind] = kinds.get(case.kind, 0) + 1
     failures = [asdict(o) for o in encode + cli if o.result not in ("loaded", "refused")]
     return {"corpus_files": len(cases), "kinds": kinds, "engine.encode": summarize(encode),
-            "fashion search --image": summarize(cli), "failures": failures}
+            "fashion search --image": summarize(cli, memory=False), "failures": failures}
 
 
 def crash_figures(base: Path, kills: int, seed: int) -> dict:
@@ -82,14 +82,18 @@ def crash_figures(base: Path, kills: int, seed: int) -> dict:
     random = [t for t in trials if t.point.startswith("random")]
 
     def figures(group: list) -> dict:
-        return {"tried": len(group), "workspaces_whole": sum(t.whole for t in group),
-                "commands_work_after": sum(t.commands_ok for t in group),
-                "leftovers_cleaned_by_next_run": sum(t.cleaned_by_next_run for t in group),
-                "killed": sum(t.outcome == "killed" for t in group)}
+        out = {"tried": len(group), "killed": sum(t.outcome == "killed" for t in group),
+               "workspaces_whole": sum(t.whole for t in group),
+               "commands_work_after": sum(t.commands_ok for t in group)}
+        rerun = [t for t in group if t.cleaned_by_next_run is not None]
+        if rerun:
+            out["leftovers_cleaned_by_next_run"] = sum(t.cleaned_by_next_run for t in rerun)
+        return out
 
     return {"crash_points": points, "injected": figures(injected), "random_kills": figures(random),
             "by_scenario": scenarios,
-            "failures": [asdict(t) for t in trials if not (t.whole and t.commands_ok and t.cleaned_by_next_run)]}
+            "failures": [asdict(t) for t in trials
+                         if not (t.whole and t.commands_ok and t.cleaned_by_next_run is not False)]}
 
 
 def csv_figures(base: Path) -> dict:

@@ -29,7 +29,16 @@ from typing import NamedTuple, Union
 
 import numpy as np
 
-from fashion_gui.atomic import TMP_PREFIX, atomic_write_json, crash_point, is_stale_temp, make_temp_dir, naming, remove_path, writer_pid
+from fashion_gui.atomic import (
+    TMP_PREFIX,
+    atomic_write_json,
+    crash_point,
+    is_stale_temp,
+    make_temp_dir,
+    naming,
+    remove_path,
+    writer_pid,
+)
 from fashion_gui.index.base import IndexLoadError, VectorIndex, fsync_dir, fsync_tree
 from fashion_gui.index.exact import ExactIndex
 from fashion_gui.index.hnsw import HnswIndex
@@ -113,8 +122,10 @@ def unreferenced(directory: Path, keep: str, locked: bool = False) -> list[Path]
     for path in sorted(Path(directory).iterdir()):
         if path.name.startswith(DATA_PREFIX) and path.name != keep:
             out.append(path)
-        elif path.name.startswith(TMP_PREFIX) and (is_stale_temp(path) or (locked and writer_pid(path.name) == os.getpid())):
-            out.append(path)
+        elif path.name.startswith(TMP_PREFIX):
+            ours = locked and writer_pid(path.name) == os.getpid()  # no save of ours runs while we hold the lock
+            if ours or is_stale_temp(path):
+                out.append(path)
     return out
 
 

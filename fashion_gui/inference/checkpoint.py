@@ -257,7 +257,8 @@ def load_checkpoint(folder: Path, expected_schema: dict[str, Any] | None = None)
         raise CheckpointError(f"{config_path} is damaged (not a JSON object); retrain the model with `fashion train`")
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{folder} has checkpoint format {meta.get('format')}, expected {CHECKPOINT_FORMAT}")
-    bad = [key for key, kind in (("method", str), ("config", dict), ("schema", dict)) if not isinstance(meta.get(key), kind)]
+    shapes = (("method", str), ("config", dict), ("schema", dict))
+    bad = [key for key, kind in shapes if not isinstance(meta.get(key), kind)]
     files = meta.get("files", {})
     if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
         bad.append("files")

@@ -56,7 +56,7 @@ class Trial:
     whole: bool
     commands_ok: bool
     detail: str = ""
-    cleaned_by_next_run: bool = True
+    cleaned_by_next_run: bool | None = None  # None: not checked (random kills)
 
 
 @dataclass
