@@ -139,16 +139,15 @@ def stale_temps(folder: Path, label: str | None = None) -> list[Path]:
 
 
 def remove_path(path: Path) -> None:
-    """Remove a file, a link or a whole folder (a folder that vanished meanwhile is fine)."""
+    """Remove a file, a link or a whole folder (one that vanished meanwhile is fine)."""
+    path = Path(path)
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=False, onerror=_ignore_missing)
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:  # removed by someone else while we walked it
+            return
     else:
         path.unlink(missing_ok=True)
-
-
-def _ignore_missing(function: Callable, path: str, exc_info: tuple) -> None:
-    if not isinstance(exc_info[1], FileNotFoundError):
-        raise exc_info[1]
 
 
 def remove_stale_temps(folder: Path, label: str | None = None) -> list[Path]:
