@@ -109,11 +109,16 @@ def _orientation(image: Image.Image, what: str) -> int:
         return 1
 
 
+HEADROOM = 2  # a reduced image keeps at least this many times the pixels a side that the caller needs: its
+#               own resize then works as on the full image (catalog images at 2x the model's size decode as
+#               they always did, so trained models and their measured figures do not depend on the reduction)
+
+
 def _reduce(image: Image.Image, max_side: int | None) -> Image.Image:
-    """Shrink by an integer factor while the longer side stays >= ``max_side`` (box filter, cheap)."""
+    """Shrink by an integer factor while the longer side stays >= HEADROOM x ``max_side`` (box filter, cheap)."""
     if max_side is None:
         return image
-    factor = max(image.size) // max(int(max_side), 1)
+    factor = max(image.size) // max(HEADROOM * int(max_side), 1)
     if factor < 2:
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
@@ -155,7 +160,8 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS, max_side: int 
         _check_size(what, width, height, max_pixels)
         orientation = _orientation(image, what)
         if max_side is not None and image.format in ("JPEG", "MPO"):
-            image.draft(None, (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale when that is enough
+            side = HEADROOM * max_side
+            image.draft(None, (side, side))  # decode at 1/2, 1/4 or 1/8 scale when that is enough
         image.load()
         image = _to_rgb(_reduce(image, max_side))  # always a new image: the opened file can be closed
         if orientation in _ORIENTATION:
