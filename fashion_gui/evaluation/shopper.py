@@ -102,6 +102,26 @@ def score_edit(result_rows: Sequence[int], query: EditQuery, labels: np.ndarray,
     return EditScore(precision, kept, r)
 
 
+def best_others_kept(query: EditQuery, labels: np.ndarray, categories: np.ndarray,
+                     skip_types: Sequence[int] = ()) -> float:
+    """The most "others kept" a perfect score allows: the top 10 made of the relevant items that keep the most
+    of the query's other attributes (then, if fewer than 10 are relevant, the best other items)."""
+    row = query.row
+    relevant = relevant_mask(labels, categories, int(categories[row]), query.edits)
+    relevant[row] = False
+    skip = set(int(a) for a in skip_types) | set(query.edits)
+    others = [a for a in range(labels.shape[1]) if a not in skip and labels[row, a] != MISSING]
+    if not others:
+        return float("nan")
+    kept = np.mean(labels[:, others] == labels[row, others], axis=1)  # (N,)
+    rest = ~relevant
+    rest[row] = False
+    best = np.sort(kept[relevant])[::-1][:TOP]
+    if len(best) < TOP:
+        best = np.concatenate([best, np.sort(kept[rest])[::-1][:TOP - len(best)]])
+    return float(best.mean())
+
+
 def summarise(scores: Sequence[EditScore]) -> dict[str, float]:
     """Mean score and others-kept over queries, and the number of queries."""
     return {"score": float(np.nanmean([s.precision for s in scores])) if scores else float("nan"),

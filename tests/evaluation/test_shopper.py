@@ -54,3 +54,13 @@ def test_summary_means():
     scores = [score_edit([1, 2, 5], q, LABELS, CATEGORIES, [0]), score_edit([3, 4, 1], q, LABELS, CATEGORIES, [0])]
     out = summarise(scores)
     assert out["queries"] == 2 and out["score"] == pytest.approx((1.0 + 1 / 3) / 2)
+
+
+def test_best_others_kept_picks_the_relevant_items_closest_to_the_query():
+    from fashion_gui.evaluation.shopper import best_others_kept
+
+    q = EditQuery(row=0, edits={1: 2})
+    # relevant rows 1, 2, 5 keep sleeve 1, 0, 1; fewer than 10 relevant: then the best others (row 4 keeps it,
+    # row 3 is another category with sleeve missing)
+    expected = np.mean([1, 1, 0, 1, 0])
+    assert best_others_kept(q, LABELS, CATEGORIES, [0]) == pytest.approx(expected)
