@@ -43,22 +43,25 @@ XCB_LIBRARIES: dict[str, str] = {
 EXIT_MISSING_LIBRARIES = 2
 
 
-def platform_would_be_xcb(environ: Mapping[str, str], platform: str = sys.platform) -> bool:
+def platform_would_be_xcb(environ: Mapping[str, str], platform: str | None = None) -> bool:
     """Qt picks its xcb plugin: Linux, an X display, no Wayland display and no other platform asked for."""
+    platform = sys.platform if platform is None else platform
     asked = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip()
     return (platform.startswith("linux") and asked in ("", "xcb") and bool(environ.get("DISPLAY"))
             and not environ.get("WAYLAND_DISPLAY"))
 
 
-def missing_libraries(find: Callable[[str], str | None] = ctypes.util.find_library) -> list[str]:
-    """The names in :data:`XCB_LIBRARIES` that ``find`` (find_library) does not find."""
+def missing_libraries(find: Callable[[str], str | None] | None = None) -> list[str]:
+    """The names in :data:`XCB_LIBRARIES` that ``find`` (default: ``ctypes.util.find_library``) does not find."""
+    find = ctypes.util.find_library if find is None else find
     return [name for name in XCB_LIBRARIES if not find(name)]
 
 
-def xcb_problem(environ: Mapping[str, str] | None = None, platform: str = sys.platform,
-                find: Callable[[str], str | None] = ctypes.util.find_library) -> str | None:
+def xcb_problem(environ: Mapping[str, str] | None = None, platform: str | None = None,
+                find: Callable[[str], str | None] | None = None) -> str | None:
     """The message to print instead of starting Qt when its xcb plugin would fail to load; None when the
-    platform is not xcb or every library is there."""
+    platform is not xcb or every library is there. Defaults: ``os.environ``, ``sys.platform`` and
+    ``ctypes.util.find_library``, looked up at each call."""
     environ = os.environ if environ is None else environ
     if not platform_would_be_xcb(environ, platform):
         return None
