@@ -121,6 +121,7 @@ class DemoBuildDialog(QDialog):
         self._stopping = False
         self._value = 0
         self.confirmation: QMessageBox | None = None  # the "stop the first run?" question while it is open
+        self.finished_with: int | None = None  # Accepted / Rejected once the build is over
         for run in self.runs:
             run.log.connect(self.log.append)
             run.progress.connect(self._on_step_progress)
@@ -163,12 +164,22 @@ class DemoBuildDialog(QDialog):
         """The bar, per mille of the whole build."""
         return self._value
 
-    def exec(self) -> int:
+    def start(self) -> None:
+        """Start the first step not finished (``exec`` does; a caller that shows the dialog itself calls it)."""
         first = next((i for i, key in enumerate(self.keys) if key not in self.state.finished), len(self.keys))
         for key in self.keys[:first]:
             self.log.append(f"{key}: finished before, skipped")
         self._start_step(first)
+
+    def exec(self) -> int:
+        self.start()
+        if self.finished_with is not None:  # over before the dialog showed (nothing left to do)
+            return self.finished_with
         return super().exec()
+
+    def done(self, result: int) -> None:
+        self.finished_with = result
+        super().done(result)
 
     # --- steps ---------------------------------------------------------------------------------------
     def _start_step(self, index: int) -> None:

@@ -13,7 +13,7 @@ from fashion_gui.ui.results_model import AlternativeRole
 
 ALTERNATIVE = "alternative"
 ALTERNATIVE_COLOUR = QColor("#b45309")  # amber: the tag, the cell's outline and the banner's edge
-WASH = QColor(255, 255, 255, 120)  # over an alternative's cell: visibly second choice
+WASH = QColor(255, 255, 255, 95)  # over an alternative's cell: visibly second choice
 SEPARATOR = " \u203a "
 ELLIPSIS = "\u2026"
 

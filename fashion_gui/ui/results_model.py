@@ -23,8 +23,11 @@ def chips(hit: Hit) -> str:
 
 
 def caption(hit: Hit) -> str:
-    """"dress · 0.812" and, below, the chips."""
-    return f"{hit.category} \u00b7 {hit.score:.3f}\n{chips(hit)}".rstrip()
+    """"✓dress · 0.812" over "✓colour ✗sleeve": the item's category and score, then the chips. A requested
+    category is checked on the first line (it names the category anyway), so two more chips fit below."""
+    mark = (MATCH if hit.matches["category"] else MISS) if "category" in hit.matches else ""
+    others = " ".join(f"{MATCH if ok else MISS}{name}" for name, ok in hit.matches.items() if name != "category")
+    return f"{mark}{hit.category} \u00b7 {hit.score:.3f}\n{others}".rstrip()
 
 
 class ResultsModel(ThumbnailListModel):

@@ -76,7 +76,7 @@ from fashion_gui.workspace import Workspace
 THUMB = 128
 QUERY_SIDE = 192
 DEFAULT_SIZE = QSize(1400, 860)  # the first start's window, made smaller on a smaller screen
-SETTINGS_SIZE = QSize(1000, 720)  # the settings pane's preferred size when it floats
+SETTINGS_SIZE = QSize(1060, 720)  # the settings pane's preferred size when it floats (its widest tab)
 PLACEHOLDER = "Drop, paste or open a garment image, or double-click a result."
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif)"
 
