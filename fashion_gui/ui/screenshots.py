@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import tempfile
@@ -26,7 +27,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QBuffer, QIODevice, QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from fashion_gui.catalog.store import Catalog  # noqa: E402
@@ -40,6 +42,7 @@ from fashion_gui.workspace import Workspace  # noqa: E402
 
 TRAIN_VALUES = {"manip_epochs": 2, "image_size": 48, "d": 64, "seed": 1}  # the Training form, filled in
 FIRST_RUN_CATALOG = ["--items", "600", "--workers", "1"]  # a smaller demo than the default, same model
+MAX_PNG_BYTES = 500_000
 
 
 def _settle(app: QApplication, window: SearchWindow, seconds: float = 1.0) -> None:
@@ -98,9 +101,24 @@ def _edit(app: QApplication, window: SearchWindow, edits: dict[str, str]) -> Non
         wait_until(app, lambda n=turns: len(window.session) == n + 1, 60, f"the edit {name}={value}")
 
 
+def save_png(widget, path: Path) -> Path:
+    """``widget`` grabbed as a PNG; one over MAX_PNG_BYTES (photos of noisy garments compress badly) is
+    reduced to a 256-colour palette, which keeps it legible at a quarter of the size."""
+    buffer = QBuffer()
+    buffer.open(QIODevice.WriteOnly)
+    widget.grab().save(buffer, "PNG")
+    data = bytes(buffer.data())
+    if len(data) > MAX_PNG_BYTES:
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        image.quantize(256, method=Image.Quantize.MAXCOVERAGE, dither=Image.Dither.FLOYDSTEINBERG).save(
+            path, optimize=True)
+    else:
+        path.write_bytes(data)
+    return path
+
+
 def _shot(window, path: Path, written: list[Path]) -> None:
-    window.grab().save(str(path))
-    written.append(path)
+    written.append(save_png(window, path))
 
 
 def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int = 6) -> list[Path]:
@@ -176,7 +194,7 @@ def first_run_shot(app: QApplication, folder: Path, path: Path, device: str = "c
         seen = len(epochs)
         wait_until(app, lambda: dialog.finished_with is not None or dialog.bar.value() > 0 and len(epochs) == seen
                    and "step" in dialog.detail_label.text(), 120, "a step report of the third epoch")
-        dialog.grab().save(str(path))
+        save_png(dialog, path)
         dialog.stop()
         wait_until(app, lambda: dialog.finished_with is not None, 60, "the first run to stop")
     finally:

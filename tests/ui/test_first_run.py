@@ -151,3 +151,52 @@ def test_the_start_asks_to_resume_a_stopped_first_run(qtbot):
     box.open()
     qtbot.keyClick(box, Qt.Key_Escape)
     assert choice(box) == QUIT
+
+
+class _FakeBuild:
+    """Stands in for DemoBuildDialog in the start-up flow: records how it was made, builds nothing."""
+
+    made: list = []
+
+    def __init__(self, workspace, client, device="auto", resume=None, **_kwargs) -> None:
+        self.resume, self.cancelled, self.error = resume, True, "stopped"
+        _FakeBuild.made.append(self)
+
+    def exec(self) -> int:
+        return QDialog.Rejected
+
+
+def test_a_start_on_a_stopped_first_run_asks_and_resumes_or_starts_over(qapp, demo_workspace, tmp_path,
+                                                                       monkeypatch):
+    import shutil
+
+    from PySide6.QtCore import QSettings
+
+    from fashion_gui.ui import startup
+    from fashion_gui.ui.app_settings import AppSettings
+
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(demo_workspace.root, ws.root)
+    stopped = FirstRunState(["catalog", "adde", "indexes"], ["catalog"], {"adde": {"epochs": 2}}, "adde")
+    settings = AppSettings(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    client = EngineClient()
+    monkeypatch.setattr(startup, "DemoBuildDialog", _FakeBuild)
+    monkeypatch.setattr(startup.QMessageBox, "information", lambda *_args: None)
+    asked = []
+    try:
+        for answer in (QUIT, RESUME, START_OVER):
+            stopped.save(ws)
+            monkeypatch.setattr(startup, "ask_resume", lambda state, titles, a=answer: asked.append(
+                (state, titles)) or type("Box", (), {"exec": lambda self: 0, "answer": a})())
+            monkeypatch.setattr(startup, "choice", lambda box: box.answer)
+            _FakeBuild.made.clear()
+            code = startup._run(qapp, settings, ws, client, first_run=False, started=0.0)
+            assert asked[-1][0] == stopped and asked[-1][1][1] == "training the attribute model (adde)"
+            if answer == QUIT:
+                assert code == 0 and _FakeBuild.made == [] and FirstRunState.load(ws) == stopped
+            elif answer == RESUME:  # the build resumes from the recorded state
+                assert code == 1 and _FakeBuild.made[0].resume == stopped
+            else:  # start over: the record goes, the build starts from the beginning
+                assert code == 1 and _FakeBuild.made[0].resume is None and FirstRunState.load(ws) is None
+    finally:
+        assert client.shutdown()

@@ -99,8 +99,8 @@ def test_first_run_reports_a_failed_step_and_stops(qtbot, tmp_path):
 
 
 def test_closing_the_first_run_dialog_asks_then_cancels_the_running_step(qtbot, tmp_path):
-    """The window's close button asks first ("Keep going" leaves the build running); Stop cancels the
-    running child process, and a catalog cut short leaves no workspace behind."""
+    """The window's close button (and the Cancel button) asks first ("Keep going" leaves the build running);
+    Stop cancels the running child process, and a catalog cut short leaves no workspace behind."""
     ws = Workspace(tmp_path / "ws")
     client = EngineClient()
     dialog = DemoBuildDialog(ws, client, catalog_flags=["--items", "1800", "--size", "128", "--workers", "1"],
@@ -117,7 +117,8 @@ def test_closing_the_first_run_dialog_asks_then_cancels_the_running_step(qtbot, 
         asked.append(first)
         first.defaultButton().click()  # "Keep going"
         assert catalog.is_running() and dialog.confirmation is None and dialog.isVisible()
-        dialog.close()
+        dialog.cancel_button.click()  # the Cancel button asks the same question
+        assert dialog.confirmation is not None and catalog.is_running()
         dialog.stop_button.click()
 
     catalog.progress.connect(answer)
