@@ -78,6 +78,7 @@ QUERY_SIDE = 192
 DEFAULT_SIZE = QSize(1400, 860)  # the first start's window, made smaller on a smaller screen
 SETTINGS_SIZE = QSize(1060, 720)  # the settings pane's preferred size when it floats (its widest tab)
 PLACEHOLDER = "Drop, paste or open a garment image, or double-click a result."
+PLACEHOLDER_MARGIN = 10
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif)"
 
 
@@ -197,7 +198,7 @@ class SearchWindow(QMainWindow):
         self.query_label.setObjectName("queryImage")
         self.query_label.setAlignment(Qt.AlignCenter)
         self.query_label.setWordWrap(True)  # the placeholder wraps inside the square instead of being cut
-        self.query_label.setMargin(8)
+        self.query_label.setMargin(PLACEHOLDER_MARGIN)  # for the text only: a picture uses the whole square
         self.query_label.setFixedSize(QUERY_SIDE, QUERY_SIDE)
         self.query_caption = QLabel()
         self.query_caption.setWordWrap(True)
@@ -673,6 +674,7 @@ class SearchWindow(QMainWindow):
         if query is None:
             self.results_model.set_hits([])
             self.query_label.clear()
+            self.query_label.setMargin(PLACEHOLDER_MARGIN)
             self.query_label.setText(PLACEHOLDER)
             self.query_caption.clear()
             return
@@ -726,6 +728,7 @@ class SearchWindow(QMainWindow):
                                                                 Qt.KeepAspectRatio, Qt.SmoothTransformation)
             pixmap.setDevicePixelRatio(ratio)
         if pixmap is not None and not pixmap.isNull():
+            self.query_label.setMargin(0)
             self.query_label.setPixmap(pixmap)
         self.query_caption.setText(f"{q.category or ''} \u00b7 {q.source}")
 

@@ -107,6 +107,11 @@ def test_captions_goes_with_path_source_and_the_predicted_value(qtbot, open_wind
 
     win.use_as_query(dress)
     _turns(qtbot, win, 1)
+    label = win.query_label  # the query's picture is not cut by the placeholder's margin
+    qtbot.waitUntil(lambda: label.pixmap() is not None and not label.pixmap().isNull(), timeout=10_000)
+    room = label.contentsRect().adjusted(label.margin(), label.margin(), -label.margin(), -label.margin())
+    picture = label.pixmap().deviceIndependentSize().toSize()
+    assert picture.width() <= room.width() and picture.height() <= room.height(), (picture, room)
     hit = win.results_model.hit(0)
     first_line = f"{hit.category} \u00b7 {hit.score:.3f}"  # the category kept is checked on that line
     if "category" in hit.matches:
