@@ -5,7 +5,6 @@ of a cancelled catalog build. The settings pane and the app's start call these; 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from fashion_gui.engine.models import ModelInfo, scan_models
 from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
 from fashion_gui.methods import get_method
 from fashion_gui.workspace import Workspace
+from fashion_gui.workspace_doctor import fix_workspace
 
 # headline validation figure of a checkpoint: metrics key -> short label (first present wins)
 HEADLINES = (("val_top10", "manip. top-10"), ("val_score", "val. score"),
@@ -92,10 +92,8 @@ def workspace_problem(ws: Workspace) -> str | None:
     return None
 
 
-def remove_build_leftovers(folder: Path) -> None:
-    """After a cancelled or failed catalog build in a folder that was empty: the builders' temporary files
-    (``.images-*`` folders, ``.catalog-*`` files), which a kill does not let them remove."""
-    for path in folder.glob(".images-*"):
-        shutil.rmtree(path, ignore_errors=True)
-    for path in folder.glob(".catalog-*"):
-        path.unlink(missing_ok=True)
+def remove_build_leftovers(folder: Path) -> list[str]:
+    """After a cancelled or failed catalog build in a folder that was empty: what the killed builder left
+    (temporary images and catalog files, its lock), removed as ``fashion doctor --fix`` does (never a live
+    writer's files). Returns what was done, in words."""
+    return fix_workspace(Workspace(Path(folder)))

@@ -13,12 +13,13 @@ MODELS_ALLOWED = {"torch", "torchvision", "numpy", "models", "__future__"} | set
 # layer -> the first-party layers it may import (besides itself). Top: the entry points (cli, ui); bottom:
 # the plain modules and models/. The engine never imports a trainer; the UI starts training and the CLI as
 # child processes, so it imports neither; nothing below the UI imports it.
-BASE = {"fashion_gui.atomic", "fashion_gui.workspace"}
+BASE = {"fashion_gui.atomic", "fashion_gui.workspace", "fashion_gui.locks"}
 LAYERS: dict[str, set[str]] = {
     "models": set(),
     "fashion_gui": set(),
     "fashion_gui.atomic": set(),
     "fashion_gui.workspace": {"fashion_gui.atomic"},
+    "fashion_gui.locks": {"fashion_gui.atomic"},
     "fashion_gui.catalog": BASE,
     "fashion_gui.evaluation": BASE,
     "fashion_gui.index": BASE,
@@ -29,14 +30,24 @@ LAYERS: dict[str, set[str]] = {
     "fashion_gui.engine": BASE | {"fashion_gui.catalog", "fashion_gui.index", "fashion_gui.methods",
                                   "fashion_gui.inference", "models"},
     "fashion_gui.workspace_checks": BASE | {"fashion_gui.catalog", "fashion_gui.engine", "fashion_gui.inference",
-                                            "fashion_gui.methods"},  # the app's Qt-free workspace checks
+                                            "fashion_gui.methods", "fashion_gui.workspace_doctor"},  # the app's Qt-free workspace checks
     "fashion_gui.ui": BASE | {"fashion_gui.catalog", "fashion_gui.index", "fashion_gui.methods",
                               "fashion_gui.inference", "fashion_gui.engine", "fashion_gui.evaluation",
+                              "fashion_gui.errors", "fashion_gui.workspace_doctor",
                               "fashion_gui.workspace_checks"},
+    # Qt-free workspace services that the app and the CLI share (checks, the doctor, user-facing errors)
+    "fashion_gui.workspace_doctor": BASE | {"fashion_gui.catalog", "fashion_gui.index", "fashion_gui.inference"},
+    "fashion_gui.errors": BASE | {"fashion_gui.catalog", "fashion_gui.index", "fashion_gui.inference",
+                                  "fashion_gui.engine"},
     "fashion_gui.cli": BASE | {"fashion_gui.catalog", "fashion_gui.evaluation", "fashion_gui.index",
                                "fashion_gui.methods", "fashion_gui.inference", "fashion_gui.training",
-                               "fashion_gui.engine", "fashion_gui.ui", "models"},
+                               "fashion_gui.engine", "fashion_gui.ui", "models", "fashion_gui.errors",
+                               "fashion_gui.workspace_doctor", "fashion_gui.reliability"},
     "fashion_gui.__main__": {"fashion_gui.ui"},
+    # the reliability harness drives the CLI in-process (``fashion bench reliability`` runs it): the CLI's layer
+    "fashion_gui.reliability": BASE | {"fashion_gui.catalog", "fashion_gui.index", "fashion_gui.inference",
+                                       "fashion_gui.engine", "fashion_gui.errors", "fashion_gui.workspace_doctor",
+                                       "fashion_gui.cli", "models"},
 }
 
 
@@ -77,7 +88,7 @@ def test_imports_point_down_only():
         layer = _layer(_module(path))
         for name in _imports(path):
             target = _layer(name)
-            if target is not None and target != layer and target not in LAYERS[layer]:
+            if target not in (None, layer, "fashion_gui") and target not in LAYERS[layer]:
                 offenders.append(f"{path.relative_to(ROOT)} ({layer}) imports {name} ({target})")
     assert offenders == []
 

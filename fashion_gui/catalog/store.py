@@ -12,13 +12,14 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from fashion_gui.atomic import crash_point, fsync_dir, naming, temp_prefix
 from fashion_gui.catalog.schema import MISSING, AttributeSchema
 
 SCHEMA_VERSION = 1
@@ -152,25 +153,35 @@ class Catalog:
                 f"no catalog at {path}; create one with `fashion catalog demo --workspace {path.parent}` "
                 f"or `fashion catalog import --workspace {path.parent} ...`"
             )
-        conn = _connect(path)
+        try:
+            conn = _connect(path)
+        except sqlite3.Error as exc:
+            raise CatalogError(sqlite_problem(path, exc)) from exc
         try:
             version = _read_meta(conn, "schema_version")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise CatalogError(f"{path} is not a fashion-gui catalog ({exc}); rebuild it or pick another workspace") from exc
-        if version is None or int(version) != SCHEMA_VERSION:
+        if version is None or not str(version).isdigit() or int(version) != SCHEMA_VERSION:
             conn.close()
             raise CatalogError(
                 f"{path} has catalog schema version {version}, this program reads version {SCHEMA_VERSION}; "
                 "rebuild the catalog (fashion catalog demo / import) or use a matching fashion-gui version"
             )
-        return cls(conn, path)
+        try:
+            return cls(conn, path)
+        except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+            conn.close()
+            raise CatalogError(f"{path} is damaged ({type(exc).__name__}: {exc}); rebuild the catalog "
+                               "(fashion catalog demo --force / import --force)") from exc
 
     @classmethod
     @contextmanager
     def build(cls, path: str | os.PathLike, schema: AttributeSchema, *, name: str = "",
-              overwrite: bool = False) -> Iterator["Catalog"]:
+              overwrite: bool = False, before_commit: Callable[[], None] | None = None) -> Iterator["Catalog"]:
         """Create a catalog in a temporary file; it replaces ``path`` only if the block completes.
+        ``before_commit`` runs once the new catalog is complete, just before it replaces the old one (the
+        writers drop the old catalog's caches there).
 
         >>> with Catalog.build(ws / "catalog.sqlite", schema) as cat:
         ...     cat.add_items(records)
@@ -178,8 +189,9 @@ class Catalog:
         path = Path(path)
         if path.exists() and not overwrite:
             raise CatalogError(f"{path} already exists; pass overwrite (--force) to replace it")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".catalog-", suffix=".sqlite.tmp", dir=path.parent)
+        with naming(path.parent):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix("catalog"), suffix=".sqlite", dir=path.parent)
         os.close(fd)
         tmp_path = Path(tmp)
         conn = _connect(tmp_path)
@@ -195,8 +207,18 @@ class Catalog:
             yield catalog
             conn.commit()
             conn.close()
-            os.replace(tmp_path, path)
+            crash_point("catalog:written")
+            if before_commit is not None:
+                before_commit()
+            with naming(path):
+                os.replace(tmp_path, path)
+            crash_point("catalog:replaced")
+            fsync_dir(path.parent)
             catalog.path = path
+        except sqlite3.Error as exc:
+            conn.close()
+            tmp_path.unlink(missing_ok=True)
+            raise CatalogError(sqlite_problem(path, exc)) from exc
         except BaseException:
             conn.close()
             tmp_path.unlink(missing_ok=True)
@@ -473,6 +495,21 @@ class Catalog:
         for item_id, value_id in self._conn.execute("SELECT item_id, value_id FROM item_values"):
             a, p = value_pos[value_id]
             self._labels[self._row[item_id], a] = p
+
+
+def sqlite_problem(path: Path, exc: sqlite3.Error) -> str:
+    """One line for an SQLite error on the catalog at ``path``: what happened and what to do."""
+    text = str(exc)
+    if "disk is full" in text or "disk full" in text:
+        return (f"the disk is full: cannot write the catalog {path}; free some space on that disk and run the "
+                "command again (the previous catalog is unchanged)")
+    if "readonly" in text or "read-only" in text:
+        return f"cannot write the catalog {path}: the folder or file is read-only; make it writable"
+    if "unable to open" in text:
+        return f"cannot open the catalog {path} ({text}); check that its folder exists and is writable"
+    if "malformed" in text or "not a database" in text:
+        return f"{path} is damaged ({text}); rebuild the catalog (fashion catalog demo --force / import --force)"
+    return f"the catalog {path} failed: SQLite error ({text})"
 
 
 def _connect(path: Path) -> sqlite3.Connection:

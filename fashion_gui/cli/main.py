@@ -4,18 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fashion_gui.catalog.importers import ImportProblems
-from fashion_gui.catalog.schema import SchemaError
-from fashion_gui.catalog.images import ImageError
-from fashion_gui.catalog.store import CatalogError
-from fashion_gui.inference.checkpoint import CheckpointError
-from fashion_gui.cli import bench, catalog, search, train
-from fashion_gui.engine import EngineError
-from fashion_gui.index import UnreachableError
-
-# Errors a person can act on: printed as one message, exit code 2, no traceback.
-USER_ERRORS = (CatalogError, CheckpointError, EngineError, ImageError, ImportProblems, SchemaError, UnreachableError,
-               FileNotFoundError, ValueError)
+from fashion_gui.cli import bench, catalog, doctor, search, train
+from fashion_gui.errors import user_message
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,21 +14,28 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.register(sub)
     train.register(sub)
     search.register(sub)
+    doctor.register(sub)
     bench.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. The error boundary: an error a person can act on (the project's own, a read-only
+    folder, a full disk, a symbolic-link loop...) is one message on stderr and exit status 2, never a
+    traceback; only a bug shows its traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as exc:
-        print(f"fashion {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except Exception as exc:
+        message = user_message(exc)
+        if message is None:
+            raise
+        print(f"fashion {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

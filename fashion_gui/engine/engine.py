@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +41,14 @@ from fashion_gui.engine.requests import (
     Results,
     TypicalityResult,
 )
-from fashion_gui.engine.retriever import EncoderRetriever, EngineContext, Progress, Retriever, small_image
+from fashion_gui.engine.retriever import (
+    QUERY_IMAGE_SIDE,
+    EncoderRetriever,
+    EngineContext,
+    Progress,
+    Retriever,
+    small_image,
+)
 from fashion_gui.index import IndexConfig, KnnGraph, Typicality, path_to_category, shortest_path, typicality
 from fashion_gui.inference.checkpoint import CheckpointError
 from fashion_gui.inference.device import resolve_device
@@ -229,7 +237,7 @@ class RetrievalEngine:
             item_id = self._catalog_item_at(Path(image))
             if item_id is not None:
                 return self.query_from_item(item_id)
-        rgb = open_image(image)
+        rgb = open_image(image, max_side=max(QUERY_IMAGE_SIDE, self.encoder.image_size))
         embedding, pred, conf = self.encoder.encode_image(rgb)
         category = self._predicted_category(embedding, pred)
         labels = np.array([int(v) if t.applies_to(category) else MISSING for t, v in zip(self.schema.types, pred)],
@@ -257,7 +265,7 @@ class RetrievalEngine:
                                      self.gallery["conf"][row])
             image = None
         else:  # outside the gallery split (or its image was skipped): encode it now
-            rgb = open_image(path)
+            rgb = open_image(path, max_side=max(QUERY_IMAGE_SIDE, self.encoder.image_size))
             with torch.inference_mode():
                 embedding, pred, conf = self.encoder.encode_image(rgb)
             image = small_image(rgb)
@@ -277,6 +285,8 @@ class RetrievalEngine:
         if k < 1:
             raise RequestError(f"k must be at least 1, got {k}")
         kind = getattr(request, "kind", None)
+        for category in (getattr(request, "target_category", None), getattr(request, "category", None)):
+            self.category_filter(category)  # an unknown category is named before any model is needed
         if kind not in REQUEST_KINDS:
             raise RequestError(f"unknown request {type(request).__name__}")
         retriever = self.retrievers.get(kind)
@@ -390,12 +400,10 @@ class RetrievalEngine:
     def _catalog_item_at(self, path: Path) -> int | None:
         if self._path_to_id is None:
             ids = self.catalog.ids()
-            self._path_to_id = {str(self.workspace.resolve_image(p).resolve()): int(i)
+            self._path_to_id = {os.path.realpath(self.workspace.resolve_image(p)): int(i)
                                 for i, p in zip(ids.tolist(), self.catalog.image_paths(ids))}
-        try:
-            return self._path_to_id.get(str(path.expanduser().resolve()))
-        except OSError:
-            return None
+        # realpath, not Path.resolve: a symbolic-link loop must reach open_image, which names it
+        return self._path_to_id.get(os.path.realpath(path.expanduser()))
 
     def _predicted(self, pred: np.ndarray, conf: np.ndarray) -> dict[str, tuple[str, float]]:
         return {t.name: (t.values[int(p)], float(c)) for t, p, c in zip(self.schema.types, pred, conf)}

@@ -60,7 +60,7 @@ def load_images(workspace: Workspace, catalog: Catalog, item_ids: np.ndarray, si
     good, images, bad = [], [], {}
     for item_id, path in zip(item_ids.tolist(), paths):
         try:
-            images.append(square_resize(open_image(path), size))
+            images.append(square_resize(open_image(path, max_side=size), size))
             good.append(item_id)
         except ImageError as exc:
             bad[int(item_id)] = str(exc)

@@ -114,7 +114,7 @@ class EngineContext:
             return query.image
         if query.image_path is None:
             raise RequestError("this query has no image to give to this model")
-        return small_image(open_image(query.image_path))
+        return small_image(open_image(query.image_path, max_side=QUERY_IMAGE_SIDE))
 
 
 QUERY_IMAGE_SIDE = 256  # the query image kept for other encoders is at most this many pixels a side
@@ -161,7 +161,12 @@ class Retriever(ABC):
 class EncoderRetriever(Retriever):
     """A retriever that also owns the engine's gallery space (see the module docstring)."""
 
-    gallery: GalleryFeatures  # "embedding" (N, D), "pred" (N, A), "conf" (N, A)
+    gallery: GalleryFeatures  # "embedding" (N, D), "pred" (N, A), "conf" (N, A), "probs" (N, J)
+
+    @property
+    @abstractmethod
+    def image_size(self) -> int:
+        """The side in pixels the encoder reads images at (uploaded images are decoded at least this big)."""
 
     @abstractmethod
     def encode_image(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

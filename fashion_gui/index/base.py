@@ -6,12 +6,11 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from fashion_gui.atomic import fsync_dir  # noqa: F401  (re-exported for the index modules)
+from fashion_gui.atomic import fsync_dir, fsync_tree  # noqa: F401  (re-exported for the index modules)
 from fashion_gui.index.config import IndexConfig
 
 Category = int | Iterable[int] | None  # one category index, several, or no restriction
@@ -117,15 +116,5 @@ def check_ids(ids: np.ndarray | Iterable[int], n: int) -> np.ndarray:
     if len(np.unique(arr)) != len(arr):
         raise ValueError("item ids must be unique")
     return arr
-
-
-def fsync_tree(directory: Path) -> None:
-    """Flush every file under ``directory`` and the folders themselves to disk."""
-    for path in sorted(directory.rglob("*")):
-        if path.is_file():
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-    for folder in [*sorted(p for p in directory.rglob("*") if p.is_dir()), directory]:
-        fsync_dir(folder)
 
 

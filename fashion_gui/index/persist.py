@@ -10,6 +10,10 @@ A save writes a temporary folder ``.tmp-*`` next to the live data, fsyncs it, re
 ``data-<hex>`` and only then replaces ``manifest.json`` (write to a temp file, fsync, ``os.replace``):
 the manifest replacement is the single commit point, so a crash at any moment leaves either the previous
 index or the new one, complete. Folders no manifest points to are removed by the next successful save.
+
+One writer at a time per index folder: building, updating and saving hold ``<name>/.lock`` (locks.py), so two
+``fashion index build`` runs on one workspace never remove each other's folders; the second one says that
+another build is running, waits for it, and then uses what it built. Reading needs no lock.
 """
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,19 +29,30 @@ from typing import NamedTuple, Union
 
 import numpy as np
 
-from fashion_gui.atomic import atomic_write_json
+from fashion_gui.atomic import (
+    TMP_PREFIX,
+    atomic_write_json,
+    crash_point,
+    is_stale_temp,
+    make_temp_dir,
+    naming,
+    remove_path,
+    writer_pid,
+)
 from fashion_gui.index.base import IndexLoadError, VectorIndex, fsync_dir, fsync_tree
 from fashion_gui.index.exact import ExactIndex
 from fashion_gui.index.hnsw import HnswIndex
 from fashion_gui.index.manifest import FORMAT_VERSION, MANIFEST_NAME, IndexManifest
 from fashion_gui.index.subspaces import SubspaceIndexSet
+from fashion_gui.locks import BusyError, WriterLock
 
 log = logging.getLogger(__name__)
 
 AnyIndex = Union[VectorIndex, SubspaceIndexSet]
 KINDS: dict[str, type] = {"exact": ExactIndex, "hnsw": HnswIndex, "subspaces": SubspaceIndexSet}
 DATA_PREFIX = "data-"
-TMP_PREFIX = ".tmp-"
+LOCK_NAME = ".lock"
+LOCK_WAIT_SECONDS = 600.0  # how long a build waits for another build of the same index before giving up
 
 
 class IndexData(NamedTuple):
@@ -62,26 +76,37 @@ def build_index(data: IndexData, manifest: IndexManifest) -> AnyIndex:
     return index
 
 
+def build_lock(directory: str | os.PathLike) -> WriterLock:
+    """The lock one writer of the index in ``directory`` holds (module docstring)."""
+    return WriterLock(Path(directory) / LOCK_NAME, "index build")
+
+
 def save_index(index: AnyIndex, directory: str | os.PathLike, manifest: IndexManifest) -> IndexManifest:
     """Save atomically (module docstring); returns the manifest written (item count and kind filled in)."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    final = manifest.with_saved(len(index), index.kind)
-    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=directory))
-    data_dir = directory / f"{DATA_PREFIX}{uuid.uuid4().hex[:12]}"
-    committed = False
-    try:
-        index.save(tmp)
-        fsync_tree(tmp)
-        os.rename(tmp, data_dir)
-        fsync_dir(directory)
-        _write_manifest(directory, final, data_dir.name)
-        committed = True
-    finally:
-        if not committed:  # an exception (not a crash): leave the previous index exactly as it was
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(data_dir, ignore_errors=True)
-    _remove_unreferenced(directory, keep=data_dir.name)
+    with naming(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+    with build_lock(directory).held(wait=LOCK_WAIT_SECONDS):
+        final = manifest.with_saved(len(index), index.kind)
+        tmp = make_temp_dir(directory, "data")
+        data_dir = directory / f"{DATA_PREFIX}{uuid.uuid4().hex[:12]}"
+        committed = False
+        try:
+            with naming(tmp):
+                index.save(tmp)
+                fsync_tree(tmp)
+            crash_point("index:data_written")
+            with naming(data_dir):
+                os.rename(tmp, data_dir)
+            fsync_dir(directory)
+            crash_point("index:data_renamed")
+            _write_manifest(directory, final, data_dir.name)
+            committed = True
+        finally:
+            if not committed:  # an exception (not a crash): leave the previous index exactly as it was
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(data_dir, ignore_errors=True)
+        _remove_unreferenced(directory, keep=data_dir.name)
     return final
 
 
@@ -89,13 +114,25 @@ def _write_manifest(directory: Path, manifest: IndexManifest, data_name: str) ->
     atomic_write_json(directory / MANIFEST_NAME, manifest.to_dict() | {"data": data_name})
 
 
+def unreferenced(directory: Path, keep: str, locked: bool = False) -> list[Path]:
+    """Data folders the manifest does not name, and temporary files of dead writers: debris of builds
+    that a crash cut short (a live writer's temporary files are never listed). ``locked``: the caller holds
+    the build lock, so no writer of this process is saving here either."""
+    out = []
+    for path in sorted(Path(directory).iterdir()):
+        if path.name.startswith(DATA_PREFIX) and path.name != keep:
+            out.append(path)
+        elif path.name.startswith(TMP_PREFIX):
+            ours = locked and writer_pid(path.name) == os.getpid()  # no save of ours runs while we hold the lock
+            if ours or is_stale_temp(path):
+                out.append(path)
+    return out
+
+
 def _remove_unreferenced(directory: Path, keep: str) -> None:
-    for path in directory.iterdir():
-        if path.name != keep and (path.name.startswith(DATA_PREFIX) or path.name.startswith(TMP_PREFIX)):
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+    """Call with the build lock held: no other writer of this index is alive."""
+    for path in unreferenced(directory, keep, locked=True):
+        remove_path(path)
 
 
 def read_manifest(directory: str | os.PathLike) -> tuple[IndexManifest, Path]:
@@ -167,13 +204,54 @@ def open_or_update(directory: str | os.PathLike, expected: IndexManifest,
     of ``"loaded"``, ``"updated"``, ``"built"``. A stale index is never searched.
     """
     directory = Path(directory)
+    loaded = _load_matching(directory, expected)  # no lock needed to read a saved index
+    if loaded is not None:
+        return loaded
+    with naming(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+    with build_lock(directory).held(wait=LOCK_WAIT_SECONDS):
+        loaded = _load_matching(directory, expected)  # another build may have made it while we waited
+        if loaded is not None:
+            return loaded
+        return _update_or_build(directory, expected, data_fn, incremental)
+
+
+def _load_matching(directory: Path, expected: IndexManifest) -> tuple[AnyIndex, IndexManifest, str] | None:
+    try:
+        stored, data_dir = read_manifest(directory)
+        if not stored.differences(expected):
+            index = _load_data(stored, data_dir)
+            _tidy(directory, data_dir.name)
+            return index, stored, "loaded"
+    except IndexLoadError:
+        return None
+    return None
+
+
+def _tidy(directory: Path, keep: str) -> None:
+    """Remove debris of a build a crash cut short, when no build is running; a workspace that cannot be
+    written (read-only) is simply read."""
+    if not unreferenced(directory, keep):
+        return
+    lock = build_lock(directory)
+    try:
+        lock.acquire(wait=0)
+    except (BusyError, OSError) as exc:
+        log.info("leaving the debris in %s for later: %s", directory, exc)
+        return
+    try:
+        _remove_unreferenced(directory, keep)
+    finally:
+        lock.release()
+
+
+def _update_or_build(directory: Path, expected: IndexManifest, data_fn: Callable[[], IndexData | tuple],
+                     incremental: bool) -> tuple[AnyIndex, IndexManifest, str]:
     reasons: list[str]
     stored: IndexManifest | None = None
     try:
         stored, data_dir = read_manifest(directory)
         reasons = stored.differences(expected)
-        if not reasons:
-            return _load_data(stored, data_dir), stored, "loaded"
     except IndexLoadError as exc:
         reasons = [str(exc)]
     data = IndexData(*data_fn())

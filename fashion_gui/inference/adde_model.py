@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from fashion_gui.catalog.schema import AttributeSchema
-from fashion_gui.inference.checkpoint import Checkpoint
+from fashion_gui.inference.checkpoint import Checkpoint, CheckpointError
 from fashion_gui.inference.preprocess import BatchPreprocessor
 from models.adde import ADDEEncoder
 from models.grl import NClassifierHead, NxNClassifierHead
@@ -58,13 +58,17 @@ class ADDEModel(nn.Module):
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint, device: torch.device) -> tuple["ADDEModel", NClassifierHead]:
         """Rebuild model and head from a checkpoint (no download: the weights come from the file)."""
-        arch = checkpoint.config["architecture"]
-        schema = AttributeSchema.from_dict(checkpoint.schema)
-        model = cls.create(schema, backbone=arch["backbone"], d=arch["d"], image_size=arch["image_size"])
-        head = build_head(arch.get("head", "diagonal"), model.encoder)
+        try:
+            arch = checkpoint.config["architecture"]
+            schema = AttributeSchema.from_dict(checkpoint.schema)
+            model = cls.create(schema, backbone=arch["backbone"], d=int(arch["d"]), image_size=int(arch["image_size"]))
+            head = build_head(arch.get("head", "diagonal"), model.encoder)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{checkpoint.path / 'config.json'} does not describe an attribute model "
+                                  f"({type(exc).__name__}: {exc}); retrain with {checkpoint.retrain_hint}") from exc
         weights = checkpoint.weights(map_location=device)
-        model.load_state_dict(weights["model"])
-        head.load_state_dict(weights["head"])
+        checkpoint.load_into(model, "model", weights)
+        checkpoint.load_into(head, "head", weights)
         model.to(device).eval()
         head.to(device).eval()
         return model, head

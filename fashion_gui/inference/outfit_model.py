@@ -53,10 +53,14 @@ class OutfitRetrieval:
         if not isinstance(arch, dict) or "adde_checkpoint_hash" not in cfg:
             raise CheckpointError(f"{checkpoint.path} is not an ADDE-O checkpoint (method {checkpoint.method!r}); "
                                   "train one with `fashion train adde-o`")
-        head = build_outfit_head(arch)
-        head.load_state_dict(checkpoint.weights(map_location=device)["head"])
-        return cls(head.to(device), cfg["adde_checkpoint_hash"], checkpoint.schema["categories"],
-                   arch["normalize_chunks"])
+        try:
+            head = build_outfit_head(arch)
+            categories, normalize = checkpoint.schema["categories"], arch["normalize_chunks"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{checkpoint.path / 'config.json'} does not describe an ADDE-O head "
+                                  f"({type(exc).__name__}: {exc}); retrain with {checkpoint.retrain_hint}") from exc
+        checkpoint.load_into(head, "head", checkpoint.weights(map_location=device))
+        return cls(head.to(device), cfg["adde_checkpoint_hash"], categories, normalize)
 
     @property
     def device(self) -> torch.device:

@@ -1,7 +1,8 @@
 """Catalog images as tensors: decoded once into uint8 ``(N, 3, S, S)``, normalised per batch on the device.
 
-Images are letterboxed onto a white square (catalog backdrop) and resized to ``S``; unreadable images
-raise an error naming the catalog item, so a broken file never silently becomes a black square.
+Images are resized to ``S`` on their longer side and letterboxed onto a white square (catalog backdrop);
+unreadable images raise an error naming the catalog item, so a broken file never silently becomes a black
+square.
 """
 from __future__ import annotations
 
@@ -21,15 +22,21 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def square_resize(image: Image.Image, size: int) -> np.ndarray:
-    """Letterbox on white to a square, resize to ``size`` -> uint8 (3, size, size)."""
+    """Scale the longer side to ``size`` (aspect ratio kept), then centre on a white square -> uint8 (3, size, size).
+
+    Resizing before padding keeps the work at ``size`` x ``size`` pixels whatever the aspect ratio (padding
+    first would build a square canvas as wide as the image's longer side)."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
     w, h = image.size
-    if w != h:
-        side = max(w, h)
-        canvas = Image.new("RGB", (side, side), (255, 255, 255))
-        canvas.paste(image, ((side - w) // 2, (side - h) // 2))
-        image = canvas
-    if image.size != (size, size):
-        image = image.resize((size, size), Image.BILINEAR)
+    if (w, h) != (size, size):
+        scale = size / max(w, h)
+        nw, nh = max(1, min(size, round(w * scale))), max(1, min(size, round(h * scale)))
+        image = image.resize((nw, nh), Image.BILINEAR)
+        if (nw, nh) != (size, size):
+            canvas = Image.new("RGB", (size, size), (255, 255, 255))
+            canvas.paste(image, ((size - nw) // 2, (size - nh) // 2))
+            image = canvas
     return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
 
 
@@ -41,7 +48,7 @@ def load_item_images(workspace: Workspace, catalog: Catalog, item_ids: Sequence[
 
     def load(i: int) -> int:
         try:
-            out[i] = square_resize(open_image(paths[i]), size)
+            out[i] = square_resize(open_image(paths[i], max_side=size), size)
         except ImageError as exc:
             raise ImageError(f"catalog item {int(item_ids[i])}: {exc}") from None
         return i

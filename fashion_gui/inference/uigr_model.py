@@ -54,12 +54,18 @@ class ComposedRetrieval:
         if not isinstance(arch, dict) or not isinstance(vocab, dict):
             raise CheckpointError(f"{checkpoint.path} is not a composed-retrieval checkpoint (method "
                                   f"{checkpoint.method!r}); train one with `fashion train uigr-tirg`")
-        config = UIGRConfig.from_dict({**arch, "pretrained_backbone": False, "backbone_weights_path": None})
-        model = UIGRModel.from_config(config)
-        model.load_state_dict(checkpoint.weights(map_location=device)["model"])
+        try:
+            config = UIGRConfig.from_dict({**arch, "pretrained_backbone": False, "backbone_weights_path": None})
+            model = UIGRModel.from_config(config)
+            vocabulary = Vocabulary.from_dict(vocab)
+            image_size = int(checkpoint.config["image_size"])
+            schema = AttributeSchema.from_dict(checkpoint.schema) if checkpoint.schema else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{checkpoint.path / 'config.json'} does not describe a composed-retrieval model "
+                                  f"({type(exc).__name__}: {exc}); retrain with {checkpoint.retrain_hint}") from exc
+        checkpoint.load_into(model, "model", checkpoint.weights(map_location=device))
         model.to(device).eval()
-        schema = AttributeSchema.from_dict(checkpoint.schema) if checkpoint.schema else None
-        return cls(model, Vocabulary.from_dict(vocab), checkpoint.config["image_size"], schema)
+        return cls(model, vocabulary, image_size, schema)
 
     # --- properties --------------------------------------------------------------------------------
     @property

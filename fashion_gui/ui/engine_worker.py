@@ -8,22 +8,26 @@ already stale when their turn comes, and the client only emits ``result`` for th
 toggles never show an old answer. "Newest" is per channel: the search window, the path view and the
 settings each submit on their own channel, so a path request does not cancel a search and vice versa; a view
 recognises its answers by the job id ``submit`` returned. Jobs run under ``torch.inference_mode()`` inside
-the worker thread.
+the worker thread. A failed job is reported as one line (errors.failure_message); what lies behind it (a
+bug's traceback) is in ``EngineClient.last_details`` for a "Details" button, and in the log.
 """
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 
-from fashion_gui.engine import EngineConfig, EngineError, RetrievalEngine
+from fashion_gui.engine import EngineConfig, RetrievalEngine
+from fashion_gui.errors import failure_message, user_message
 from fashion_gui.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 Job = Callable[[RetrievalEngine], Any]
 
@@ -32,10 +36,10 @@ class EngineWorker(QObject):
     """Runs on the worker thread; talks to the GUI only through signals."""
 
     opened = Signal(dict)  # engine.describe()
-    open_failed = Signal(str)
+    open_failed = Signal(str, str)  # one-line message, details
     progress = Signal(str, int, int)
     answered = Signal(int, object, float)  # job id, value, seconds
-    failed = Signal(int, str)  # job id, message for a dialog
+    failed = Signal(int, str, str)  # job id, one-line message for a dialog, details (traceback of a bug)
 
     def __init__(self, is_stale: Callable[[int], bool]) -> None:
         super().__init__()
@@ -49,7 +53,7 @@ class EngineWorker(QObject):
             self.engine = RetrievalEngine.open(workspace, device=device, config=config,
                                                progress=lambda *a: self.progress.emit(*a))
         except Exception as exc:  # shown in a dialog; the app keeps running without an engine
-            self.open_failed.emit(_message(exc))
+            self.open_failed.emit(*_report(exc, "opening the workspace"))
             return
         self.opened.emit(self.engine.describe())
 
@@ -58,14 +62,14 @@ class EngineWorker(QObject):
         if self._is_stale(job_id):  # a newer request on its channel is queued: this answer would never be shown
             return
         if self.engine is None:
-            self.failed.emit(job_id, "no workspace is open; open one in the settings")
+            self.failed.emit(job_id, "no workspace is open; open one in the settings", "")
             return
         start = time.perf_counter()
         try:
             with torch.inference_mode():
                 value = job(self.engine)
         except Exception as exc:
-            self.failed.emit(job_id, _message(exc))
+            self.failed.emit(job_id, *_report(exc, f"job {job_id}"))
             return
         self.answered.emit(job_id, value, time.perf_counter() - start)
 
@@ -76,10 +80,13 @@ class EngineWorker(QObject):
             self.engine = None
 
 
-def _message(exc: Exception) -> str:
-    if isinstance(exc, (EngineError, ValueError, OSError, LookupError)):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=3)}"
+def _report(exc: Exception, what: str) -> tuple[str, str]:
+    """One line for the window and the details behind its "Details" button (errors.failure_message); a bug's
+    traceback also goes to the log."""
+    line, details = failure_message(exc)
+    if user_message(exc) is None:
+        log.error("%s failed: %s", what, details)
+    return line, details
 
 
 class EngineClient(QObject):
@@ -87,9 +94,9 @@ class EngineClient(QObject):
     each channel."""
 
     result = Signal(int, object, float)
-    error = Signal(int, str)
+    error = Signal(int, str)  # job id, one-line message; the details are in ``last_details``
     opened = Signal(dict)
-    open_failed = Signal(str)
+    open_failed = Signal(str)  # one-line message; the details are in ``last_details``
     progress = Signal(str, int, int)
     _open = Signal(object, str, object)
     _run = Signal(int, object)
@@ -101,6 +108,7 @@ class EngineClient(QObject):
         self._channel_of: dict[int, str] = {}  # job id -> channel, while the job is pending
         self._closing = False
         self._lock = threading.Lock()
+        self.last_details = ""  # what the last error or open_failed said beyond its line (a bug's traceback)
         self.thread = QThread()
         self.thread.setObjectName("engine-worker")
         self.worker = EngineWorker(self.is_stale)
@@ -110,7 +118,7 @@ class EngineClient(QObject):
         self.worker.answered.connect(self._on_answered)
         self.worker.failed.connect(self._on_failed)
         self.worker.opened.connect(self.opened)
-        self.worker.open_failed.connect(self.open_failed)
+        self.worker.open_failed.connect(self._on_open_failed)
         self.worker.progress.connect(self.progress)
         self.thread.start()
 
@@ -148,9 +156,14 @@ class EngineClient(QObject):
         if self._newest(job_id):
             self.result.emit(job_id, value, seconds)
 
-    def _on_failed(self, job_id: int, message: str) -> None:
+    def _on_failed(self, job_id: int, message: str, details: str) -> None:
         if self._newest(job_id):
+            self.last_details = details
             self.error.emit(job_id, message)
+
+    def _on_open_failed(self, message: str, details: str) -> None:
+        self.last_details = details
+        self.open_failed.emit(message)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Close the engine on its thread, stop the thread and wait; True when it stopped in time."""

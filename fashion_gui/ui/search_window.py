@@ -125,7 +125,8 @@ class SearchWindow(QMainWindow):
         self.state.events.turn.connect(self._on_turn)
         self.state.events.session.connect(self._update_session_controls)
         client.result.connect(self._on_result)
-        client.error.connect(lambda job_id, message: job_id == self._job and self.show_error(message))
+        client.error.connect(lambda job_id, message: job_id == self._job
+                             and self.show_error(message, self.client.last_details))
         client.opened.connect(self._on_opened)
         client.open_failed.connect(self._on_open_failed)
         client.progress.connect(self._on_engine_progress)
@@ -464,7 +465,7 @@ class SearchWindow(QMainWindow):
     def _on_open_failed(self, message: str) -> None:
         self.open_progress.hide()
         self.status_engine.setText("no workspace open: see Settings (Ctrl+,)")
-        self.show_error(message)
+        self.show_error(message, self.client.last_details)
 
     def _on_opened(self, info: dict) -> None:
         previous = self.engine_info
@@ -856,10 +857,13 @@ class SearchWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.typicality_view)
         self.typicality_view.show_category(category)
 
-    def show_error(self, message: str) -> None:
-        """A non-blocking dialog; the app keeps running."""
+    def show_error(self, message: str, details: str = "") -> None:
+        """A non-blocking dialog with one line (a "Show Details..." button when there is more); the app keeps
+        running."""
         self.last_error = message
         box = QMessageBox(QMessageBox.Warning, "Fashion retrieval", message, QMessageBox.Ok, self)
+        if details:
+            box.setDetailedText(details)
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.open()
 

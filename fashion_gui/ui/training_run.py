@@ -8,11 +8,12 @@ a ``plan`` of the stages first, then step / epoch events with their ``stage_inde
 over the whole run with a time estimate, and the checkpoint name.
 
 What a cancelled training leaves on disk: the trainers write every file atomically (temporary name, then
-rename) and write ``weights.pt``, ``config.json`` and ``metrics.json`` only when the whole run ends, so a
-cancelled run never adds a checkpoint; at each epoch end they save ``state.pt`` (for ``--resume``). A kill
-cannot run the atomic writer's cleanup, so after the process is gone ``tidy_cancelled_checkpoint`` removes
-the ``.tmp-*`` file a kill may have cut short, a final save cut between its files (new ``weights.pt`` without
-its ``config.json``), and the folder itself when this run created it and left nothing in it. What stays:
+rename) and commit ``weights.pt``, ``config.json`` and ``metrics.json`` as one folder only when the whole run
+ends (inference/checkpoint.py), so a cancelled run never adds a checkpoint; at each epoch end they save
+``state.pt`` (for ``--resume``). A kill cannot run the atomic writer's cleanup, so after the process is gone
+``tidy_cancelled_checkpoint`` removes the ``.tmp-*`` file or staged checkpoint folder a kill may have cut
+short, a final save cut between its files by an older version (new ``weights.pt`` without its
+``config.json``), and the folder itself when this run created it and left nothing in it. What stays:
 ``state.pt`` of the last finished epoch (ADDE and UIGR methods; resumable) and any checkpoint the folder held
 before the run, unchanged.
 """
@@ -33,7 +34,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from fashion_gui.atomic import TMP_PREFIX, atomic_write_json
+from fashion_gui.atomic import TMP_PREFIX, atomic_write_json, remove_stale_temps
 from fashion_gui.methods import MethodSpec, get_method
 from fashion_gui.workspace import Workspace
 
@@ -494,9 +495,11 @@ def tidy_cancelled_checkpoint(folder: Path, before: dict[str, int], created: boo
     """After a cancelled run (process gone): remove what a kill left half-done; returns what is left, in words.
 
     ``before``: the checkpoint files' mtimes when the run started; ``created``: the run made the folder."""
-    if not folder.is_dir():
-        return [f"{folder.name}: nothing was written"]
     notes = []
+    for staged in remove_stale_temps(folder.parent, label=folder.name):  # a final save cut short
+        notes.append(f"removed {staged.name}, the checkpoint folder a cancelled save was writing")
+    if not folder.is_dir():
+        return notes + [f"{folder.name}: nothing was written"]
     for tmp in sorted(folder.glob(TMP_PREFIX + "*")):
         tmp.unlink(missing_ok=True)
         notes.append(f"removed {tmp.name}, a file the cancel cut short")

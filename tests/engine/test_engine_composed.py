@@ -3,7 +3,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from fashion_gui.engine import (
     Compatible,
@@ -13,6 +12,7 @@ from fashion_gui.engine import (
     RetrievalEngine,
     TextFeedback,
 )
+from fashion_gui.inference.checkpoint import load_checkpoint, save_checkpoint
 from fashion_gui.workspace import Workspace
 
 
@@ -72,11 +72,12 @@ def test_compatible_through_adde_o(composed_ws):
 def test_an_adde_o_head_of_another_attribute_model_is_not_used(composed_ws, tmp_path):
     ws = Workspace(tmp_path / "ws")
     shutil.copytree(composed_ws.root, ws.root, ignore=shutil.ignore_patterns("indexes", "uigr-tirg"))
-    weights = ws.checkpoints / "adde" / "weights.pt"
-    state = torch.load(weights, weights_only=True)
+    adde = load_checkpoint(ws.checkpoints / "adde")
+    state = adde.weights()
     first = next(k for k, v in state["model"].items() if v.is_floating_point())
-    state["model"][first] = state["model"][first] + 0.01  # another attribute model, same schema
-    torch.save(state, weights)
+    state["model"][first] = state["model"][first] + 0.01  # another attribute model, same schema (retrained)
+    save_checkpoint(adde.path, method=adde.method, weights=state, config=adde.config, schema=adde.schema,
+                    catalog_version=adde.catalog_version, metrics=adde.metrics)
     with RetrievalEngine.open(ws, device="cpu") as eng:
         assert not eng.can(Compatible) and not eng.can(TextFeedback)
 

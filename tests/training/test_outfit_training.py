@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fashion_gui.catalog.store import Catalog, ItemRecord
-from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
+from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from fashion_gui.inference.outfit_model import OutfitRetrieval, build_outfit_head, load_outfit_pair
 from fashion_gui.methods import get_method
 from fashion_gui.training.events import JsonLinesReporter
@@ -162,9 +162,11 @@ def test_progress_and_a_changed_adde_model_is_refused(outfit_ws, trained_outfit,
     shutil.copytree(outfit_ws.checkpoints / "adde", adde_copy)
     head_dir = get_method("adde-o").create_trainer(outfit_ws, tmp_path / "adde-o", epochs=1,
                                                    adde_checkpoint=str(adde_copy), device="cpu").run()
-    weights = torch.load(adde_copy / "weights.pt", weights_only=True)
+    adde = load_checkpoint(adde_copy)  # retrained: new weights, saved with their own config.json
+    weights = adde.weights()
     first = next(iter(weights["model"]))
     weights["model"][first] = weights["model"][first] + 1.0
-    torch.save(weights, adde_copy / "weights.pt")
+    save_checkpoint(adde_copy, method=adde.method, weights=weights, config=adde.config, schema=adde.schema,
+                    catalog_version=adde.catalog_version, metrics=adde.metrics)
     with pytest.raises(CheckpointError, match="another ADDE model"):
         load_outfit_pair(outfit_ws, load_checkpoint(head_dir), CPU)

@@ -439,3 +439,16 @@ def test_create_the_demo_then_its_model(qtbot, pane, tmp_path):
     log = tab.job_log.toPlainText()
     assert "$ fashion catalog demo" in log and "$ fashion train adde" in log and "is ready" in log
     assert "plan: attribute learning (1 epoch) \u2192 memory-block manipulation (1 epoch)" in log
+
+
+def test_the_workspace_tab_shows_fashion_doctors_report(qtbot, pane, ws):
+    doctor = pane.workspace_tab.doctor
+    assert doctor is not None and doctor.workspace.root == ws.root
+    with Catalog.open(ws.catalog_path) as catalog:
+        damaged = ws.resolve_image(catalog.image_paths(catalog.ids()[:1])[0])
+    damaged.write_bytes(b"not a jpeg")  # a damaged catalog image
+    assert doctor.run_check()
+    qtbot.waitUntil(lambda: doctor.report is not None, timeout=60_000)
+    assert doctor.wait(10_000)
+    problems = [doctor.problems.topLevelItem(i).text(1) for i in range(doctor.problems.topLevelItemCount())]
+    assert any(damaged.name in p for p in problems), problems

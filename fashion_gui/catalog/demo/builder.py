@@ -1,7 +1,10 @@
 """Build the demo workspace: render the products, then write the catalog with outfits, feedback and queries.
 
-Everything is deterministic for a seed. Images are rendered into a temporary folder and the catalog into
-a temporary file; both are moved into place only when the whole build succeeded.
+Everything is deterministic for a seed. Images are rendered into a temporary folder, which becomes
+``images/demo-<build>/`` (a name no catalog uses yet); the catalog, written into a temporary file that
+references those images, then replaces ``catalog.sqlite`` in one rename: the commit point. The previous
+build's images are removed only after it, so a crash at any moment leaves the old workspace or the new one,
+whole (catalog/writer.py). One build at a time per workspace.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import itertools
 import math
 import os
 import shutil
-import tempfile
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_gui.atomic import crash_point, fsync_dir, fsync_tree, make_temp_dir, naming
 from fashion_gui.catalog.demo.outfits import sample_outfits
 from fashion_gui.catalog.demo.products import Product, sample_products
 from fashion_gui.catalog.demo.render import render_garment
@@ -26,6 +30,7 @@ from fashion_gui.catalog.demo.spec import Difficulty, GarmentSpec, ViewSpec
 from fashion_gui.catalog.feedback import tgr_text, vcr_text
 from fashion_gui.catalog.queries import manipulation_queries
 from fashion_gui.catalog.store import Catalog, CatalogError, ItemRecord
+from fashion_gui.catalog.writer import DEMO_IMAGE_PREFIX, catalog_writer, drop_derived, remove_old_images
 from fashion_gui.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -164,22 +169,41 @@ def build_demo(workspace: Workspace, config: DemoConfig = DemoConfig(), *, force
     family_split = assign_splits(products, config.split_fractions, rng)
     split_of = {p.instance_id: family_split[p.family_id] for p in products}
 
-    workspace.root.mkdir(parents=True, exist_ok=True)
-    tmp_images = Path(tempfile.mkdtemp(prefix=".images-", dir=workspace.root))
+    with catalog_writer(workspace):
+        return _build(workspace, config, products, split_of, rng, progress)
+
+
+def _build(workspace: Workspace, config: DemoConfig, products: list[Product], split_of: dict[str, str],
+           rng: np.random.Generator, progress: Progress | None) -> dict:
+    """Render into a staged folder, move it to ``images/demo-<build>/``, then commit the catalog that
+    references it (the rename of catalog.sqlite); the old images go only after that (module docstring)."""
+    build = f"{DEMO_IMAGE_PREFIX}{uuid.uuid4().hex[:10]}"
+    final_images = workspace.images / build
+    staged = make_temp_dir(workspace.images, "images")
+    committed = False
     try:
-        names = render_products(products, tmp_images, config.size, config.workers, progress)
+        with naming(staged):
+            names = render_products(products, staged, config.size, config.workers, progress)
+            fsync_tree(staged)
+        crash_point("demo:rendered")
+        with naming(final_images):
+            os.rename(staged, final_images)
+        fsync_dir(workspace.images)
+        crash_point("demo:images_in_place")
         records, keys = [], []
         for p in products:
             for v in range(len(p.views)):
                 records.append(ItemRecord(
-                    image_path=f"images/{names[(p.instance_id, v)]}", category=p.spec.category,
+                    image_path=f"images/{build}/{names[(p.instance_id, v)]}", category=p.spec.category,
                     instance_id=p.instance_id, split=split_of[p.instance_id],
                     attributes=p.spec.attributes, source="demo",
                 ))
                 keys.append((p.instance_id, v))
         if progress:
             progress("catalog", 0, 1)
-        with Catalog.build(workspace.catalog_path, DEMO_SCHEMA, name="demo", overwrite=True) as catalog:
+        # the old catalog's gallery features and indexes must not serve the new one: dropped just before it lands
+        with Catalog.build(workspace.catalog_path, DEMO_SCHEMA, name="demo", overwrite=True,
+                           before_commit=lambda: drop_derived(workspace)) as catalog:
             ids = catalog.add_items(records)
             item_of = dict(zip(keys, ids))
             feedback = tgr_triplets(products, split_of, item_of, config.tgr_pairs_per_product, rng)
@@ -196,18 +220,15 @@ def build_demo(workspace: Workspace, config: DemoConfig = DemoConfig(), *, force
                 catalog.add_manipulation_queries(manipulation_queries(catalog, split))
             _write_meta(catalog, config)
             counts = catalog.counts()
-            # images go into place first: a crash before the catalog rename leaves the old catalog unused
-            old_images = workspace.images.with_name(".images-old")
-            if workspace.images.exists():
-                shutil.rmtree(old_images, ignore_errors=True)
-                workspace.images.rename(old_images)
-            tmp_images.rename(workspace.images)
-            shutil.rmtree(old_images, ignore_errors=True)
+        committed = True  # the rename of catalog.sqlite above is the commit point
+        remove_old_images(workspace, keep=build)
         if progress:
             progress("catalog", 1, 1)
         return counts
     finally:
-        shutil.rmtree(tmp_images, ignore_errors=True)
+        if not committed:  # an exception (not a crash): the old workspace stays exactly as it was
+            shutil.rmtree(staged, ignore_errors=True)
+            shutil.rmtree(final_images, ignore_errors=True)
 
 
 def _write_meta(catalog: Catalog, config: DemoConfig) -> None:

@@ -61,6 +61,10 @@ class AttributeRetriever(EncoderRetriever):
         ctx.report("index", 2, 2)
 
     # --- encoding ------------------------------------------------------------------------------------
+    @property
+    def image_size(self) -> int:
+        return self.model.image_size
+
     def encode_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """uint8 (B, 3, S, S) -> raw embedding (B, A*d), predicted values (B, A), their probabilities (B, A)."""
         out = self.model.embed(images, self.ctx.prep)

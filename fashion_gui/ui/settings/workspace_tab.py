@@ -29,6 +29,7 @@ from fashion_gui.ui.settings.log_view import ERROR_STYLE, make_log_view
 from fashion_gui.methods import get_method
 from fashion_gui.ui.training_run import CliRun, TrainingRun, describe_event, device_values
 from fashion_gui.workspace import Workspace
+from fashion_gui.ui.doctor_view import DoctorView
 from fashion_gui.workspace_checks import DemoRecipe, remove_build_leftovers
 
 
@@ -99,11 +100,20 @@ class WorkspaceTab(QWidget):
         progress.addWidget(self.job_label, 3)
         layout.addLayout(progress)
         layout.addWidget(self.job_log, 1)
+        self.doctor: DoctorView | None = None  # "Check workspace": fashion doctor's report, made on first show
+        self.doctor_box = QGroupBox("Health (fashion doctor)")
+        self.doctor_layout = QVBoxLayout(self.doctor_box)
+        layout.addWidget(self.doctor_box, 1)
         self.set_running(False, False)
 
     # --- showing a workspace -------------------------------------------------------------------------------
     def show_workspace(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        if self.doctor is None:
+            self.doctor = DoctorView(workspace)
+            self.doctor_layout.addWidget(self.doctor)
+        else:
+            self.doctor.set_workspace(workspace)
         self.folder_label.setText(str(workspace.root))
         try:
             with Catalog.open(workspace.catalog_path) as catalog:
@@ -245,6 +255,8 @@ class WorkspaceTab(QWidget):
         self._job_queue.clear()
         if self.job is not None and self.job.is_running():
             self.job.cancel(wait_ms=wait_ms)
+        if self.doctor is not None:
+            self.doctor.wait(wait_ms)
 
     # --- dialogs -----------------------------------------------------------------------------------------
     def _start_folder(self) -> str:
