@@ -111,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = train_config(spec, args)
     callbacks = [JsonLinesReporter(sys.stdout)] if args.progress_json else [TqdmReporter()]
     out_dir = ws.checkpoints / (args.name or spec.default_checkpoint(config))
-    ensure_writable(out_dir)  # a read-only workspace is refused before the training, not after it
+    ensure_writable(out_dir.parent)  # a read-only workspace is refused before the training, not after it
     path = spec.create_trainer(ws, out_dir, callbacks, config=config).run(resume=args.resume)
     if not args.progress_json:
         print(f"checkpoint: {path}")

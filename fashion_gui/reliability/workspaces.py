@@ -23,10 +23,10 @@ def untrained_adde(workspace: Workspace, d: int = 8, name: str = "adde", seed: i
         schema, version = catalog.schema, catalog.version
     torch.manual_seed(seed)
     model = ADDEModel.create(schema, d=d, image_size=32)
-    head = build_head("adde", model.encoder)
+    head = build_head("diagonal", model.encoder)
     return save_checkpoint(workspace.checkpoints / name, method="adde",
                            weights={"model": model.state_dict(), "head": head.state_dict()},
-                           config={"architecture": model.architecture(), "d": d, "seed": seed},
+                           config={"architecture": {**model.architecture(), "head": "diagonal"}, "d": d, "seed": seed},
                            schema=schema.to_dict(), catalog_version=version, metrics={"validation": {"seed": seed}})
 
 

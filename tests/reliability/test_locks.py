@@ -61,7 +61,7 @@ def test_two_concurrent_index_builds_both_succeed_and_leave_one_whole_index(ws):
         data = [p for p in (ws.indexes / "adde" / name).iterdir() if p.name.startswith("data-")]
         assert len(data) == 1 and unreferenced(ws.indexes / "adde" / name, data[0].name) == []
     with RetrievalEngine.open(ws, device="cpu") as engine:
-        assert set(engine.index_status.values()) == {"loaded"}
+        assert {ix["status"] for ix in engine.describe()["indexes"].values()} == {"loaded"}
 
 
 def test_a_second_catalog_build_is_refused_naming_the_first(ws):

@@ -104,7 +104,7 @@ def test_index_build_on_a_full_disk_is_one_line_and_keeps_the_old_index(ws, full
     line = one_line_error(err, "index")
     assert rc == 2 and "the disk is full" in line and str(ws.indexes) in line and "free some space" in line
     with RetrievalEngine.open(ws, device="cpu") as engine:  # the previous indexes still load, unchanged
-        assert set(engine.index_status.values()) == {"loaded"}
+        assert {ix["status"] for ix in engine.describe()["indexes"].values()} == {"loaded"}
     assert not [p for p in ws.indexes.rglob(".tmp-*")]  # a failed write cleans up after itself
 
 

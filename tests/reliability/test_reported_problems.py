@@ -72,7 +72,7 @@ def _mixed_checkpoint(ws: Workspace) -> Path:
     arch = ckpt.config["architecture"]
     schema_model = ADDEModel.from_checkpoint(ckpt, torch.device("cpu"))[0]
     small = ADDEModel.create(schema_model.schema, d=4, image_size=arch["image_size"])
-    torch.save({"model": small.state_dict(), "head": build_head("adde", small.encoder).state_dict()},
+    torch.save({"model": small.state_dict(), "head": build_head("diagonal", small.encoder).state_dict()},
                folder / "weights.pt")
     config = json.loads((folder / "config.json").read_text())
     config.pop("files", None)  # as the old save wrote it: no hash to compare
@@ -221,7 +221,8 @@ def test_a_damaged_metrics_file_does_not_block_the_model(ws):
     metrics.write_text('{"validation": {"val_attr_acc": 0.5')
     with RetrievalEngine.open(ws, device="cpu") as engine:
         assert len(engine.search(Manipulate(engine.query_from_item(1), {}), k=3).hits) == 3
-        assert engine.checkpoint.metrics == {} and str(metrics) in engine.checkpoint.problems[0]
+        ckpt = engine.encoder.checkpoint
+        assert ckpt.metrics == {} and str(metrics) in ckpt.problems[0]
 
 
 # 7. Temporary files of killed writers -------------------------------------------------------------------------
