@@ -75,6 +75,7 @@ from fashion_gui.workspace import Workspace
 
 THUMB = 128
 QUERY_SIDE = 192
+QUERY_PICTURE = QUERY_SIDE - 6  # the query's picture: inside the square's border, not cut by it
 DEFAULT_SIZE = QSize(1400, 860)  # the first start's window, made smaller on a smaller screen
 SETTINGS_SIZE = QSize(1060, 720)  # the settings pane's preferred size when it floats (its widest tab)
 PLACEHOLDER = "Drop, paste or open a garment image, or double-click a result."
@@ -113,7 +114,7 @@ class SearchWindow(QMainWindow):
         self.setAcceptDrops(True)
         ratio = self.devicePixelRatioF()
         self.thumbnails = ThumbnailCache(THUMB, ratio, self)
-        self.query_thumbnails = ThumbnailCache(QUERY_SIDE, ratio, self)
+        self.query_thumbnails = ThumbnailCache(QUERY_PICTURE, ratio, self)
         self.query_thumbnails.ready.connect(self._on_query_thumbnail)
         self.thumbnails.ready.connect(self._on_recent_thumbnail)
         self._recent_actions: dict[str, list[QAction]] = {}  # recent-menu entries waiting for their picture
@@ -725,7 +726,7 @@ class SearchWindow(QMainWindow):
             pixmap = self.query_thumbnails.get(str(q.image_path))  # None: shown when it arrives
         else:
             ratio = self.devicePixelRatioF()
-            pixmap = QPixmap.fromImage(_qimage(q.image)).scaled(QSize(QUERY_SIDE, QUERY_SIDE) * ratio,
+            pixmap = QPixmap.fromImage(_qimage(q.image)).scaled(QSize(QUERY_PICTURE, QUERY_PICTURE) * ratio,
                                                                 Qt.KeepAspectRatio, Qt.SmoothTransformation)
             pixmap.setDevicePixelRatio(ratio)
         if pixmap is not None and not pixmap.isNull():

@@ -9,6 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.engine import EngineConfig  # noqa: E402
@@ -17,6 +18,7 @@ from fashion_gui.ui.app_settings import AppSettings  # noqa: E402
 from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
 from fashion_gui.ui.results_model import AlternativeRole  # noqa: E402
 from fashion_gui.ui.search_window import SearchWindow, prediction_text  # noqa: E402
+from fashion_gui.ui.style import apply_style  # noqa: E402
 
 K = 8
 
@@ -107,7 +109,8 @@ def test_captions_goes_with_path_source_and_the_predicted_value(qtbot, open_wind
 
     win.use_as_query(dress)
     _turns(qtbot, win, 1)
-    label = win.query_label  # the query's picture is not cut by the placeholder's margin
+    apply_style(QApplication.instance())  # the app's look: the square has a 1 px border
+    label = win.query_label  # the query's picture is cut neither by the border nor by the placeholder's margin
     qtbot.waitUntil(lambda: label.pixmap() is not None and not label.pixmap().isNull(), timeout=10_000)
     room = label.contentsRect().adjusted(label.margin(), label.margin(), -label.margin(), -label.margin())
     picture = label.pixmap().deviceIndependentSize().toSize()
