@@ -1,5 +1,5 @@
-"""What the app remembers between runs (QSettings): window geometry and state, workspace, device, models,
-k and the recent queries. One small typed wrapper so the keys live in one place."""
+"""What the app remembers between runs (QSettings): window geometry and state, workspace, device, models and
+the edit ranking (per workspace), k and the recent queries. One small typed wrapper so the keys live in one place."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from fashion_gui.engine import EngineConfig
+from fashion_gui.engine.edits import EDIT_RANKINGS, EditPolicy
 from fashion_gui.methods import REQUEST_KINDS
 
 MAX_RECENT = 12
@@ -56,9 +57,9 @@ class AppSettings:
         self.qsettings.setValue("device", device)
 
     def engine_config(self, workspace: Path) -> EngineConfig:
-        """The models chosen for ``workspace`` (a model name means nothing in another workspace): the encoder
-        model and a checkpoint per request kind. Keys of older versions and malformed values are ignored
-        (Automatic instead)."""
+        """The choices made for ``workspace`` (a model name means nothing in another workspace): the encoder
+        model, a checkpoint per request kind and the edit ranking. Keys of older versions and malformed values
+        are ignored (Automatic and the default ranking instead)."""
         raw = self._get(f"engine/{_key(workspace)}")
         try:
             values = json.loads(raw) if raw else {}
@@ -71,10 +72,14 @@ class AppSettings:
         if not isinstance(models, dict):
             models = {}
         models = {k: v for k, v in models.items() if k in REQUEST_KINDS and isinstance(v, str) and v}
-        return EngineConfig(encoder_model=encoder if isinstance(encoder, str) and encoder else None, models=models)
+        ranking = values.get("edit_ranking")
+        edits = EditPolicy(ranking=ranking) if isinstance(ranking, str) and ranking in EDIT_RANKINGS else EditPolicy()
+        return EngineConfig(encoder_model=encoder if isinstance(encoder, str) and encoder else None, models=models,
+                            edits=edits)
 
     def set_engine_config(self, workspace: Path, config: EngineConfig) -> None:
-        keep = {"encoder_model": config.encoder_model, "models": dict(config.models)}
+        keep = {"encoder_model": config.encoder_model, "models": dict(config.models),
+                "edit_ranking": config.edits.ranking}
         self.qsettings.setValue(f"engine/{_key(workspace)}", json.dumps(keep))
 
     @property

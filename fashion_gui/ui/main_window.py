@@ -27,6 +27,9 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(qta.icon("fa5s.tshirt"))
         self.thumbnails = ThumbnailCache(THUMB, self.devicePixelRatioF(), self)
         self.model = CatalogItemsModel(catalog, workspace, self.thumbnails, self)
+        # a fixed cell: the view measures the first row once per filter (uniform sizes), before its thumbnail
+        # has arrived, and would otherwise lay every cell out as a sliver until the next resize
+        self.model.item_size = QSize(THUMB + 20, THUMB + 32)
 
         self.split_box = QComboBox()
         self.split_box.addItems([ANY, *catalog.counts()["splits"]])

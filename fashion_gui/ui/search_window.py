@@ -8,11 +8,10 @@ a Qt-free view-model (search_state.py) that the widgets subscribe to; the window
 """
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import qtawesome as qta
-from PySide6.QtCore import QBuffer, QIODevice, QPoint, QSize, Qt
+from PySide6.QtCore import QBuffer, QIODevice, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import (
     QAction,
     QDragEnterEvent,
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QToolBar,
@@ -62,8 +62,10 @@ from fashion_gui.engine import (
 from fashion_gui.methods import REQUEST_KINDS, list_methods
 from fashion_gui.ui.app_settings import AppSettings, RecentQuery
 from fashion_gui.ui.engine_worker import EngineClient
+from fashion_gui.ui.goes_with import default_partner, outfit_partners
 from fashion_gui.ui.main_window import MainWindow
 from fashion_gui.ui.path_view import PathView
+from fashion_gui.ui.result_widgets import Breadcrumb, NoticeBanner, ResultDelegate
 from fashion_gui.ui.results_model import ItemIdRole, ResultsModel
 from fashion_gui.ui.search_state import SearchState
 from fashion_gui.ui.settings import SettingsPane
@@ -73,6 +75,11 @@ from fashion_gui.workspace import Workspace
 
 THUMB = 128
 QUERY_SIDE = 192
+QUERY_PICTURE = QUERY_SIDE - 6  # the query's picture: inside the square's border, not cut by it
+DEFAULT_SIZE = QSize(1400, 860)  # the first start's window, made smaller on a smaller screen
+SETTINGS_SIZE = QSize(1060, 720)  # the settings pane's preferred size when it floats (its widest tab)
+PLACEHOLDER = "Drop, paste or open a garment image, or double-click a result."
+PLACEHOLDER_MARGIN = 10
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff *.gif)"
 
 
@@ -94,16 +101,23 @@ class SearchWindow(QMainWindow):
         self.engine_info: dict | None = None
         self.last_seconds: float | None = None  # the last query's time (worker thread, encode + search)
         self._attribute_boxes: dict[str, QComboBox] = {}
+        self._attribute_notes: dict[str, QLabel] = {}  # per attribute: "model predicts ..." when it disagrees
         self._boxes_query: QueryState | None = None  # the query the combos' items were made for
         self._updating = False
         self._job = 0  # id of this window's newest search job
+        self._partners_job = 0  # the job reading which categories the catalog's outfits pair
+        self.partners: dict[str, list[str]] = {}  # category -> categories worn with it, most often first
+        self._goes_with_for: str | None = None  # the query category "Goes with" was last defaulted for
+        self._settings_placed = False  # the floating settings pane has been placed clear of the query panel
         self.setObjectName("searchWindow")
         self.setWindowIcon(qta.icon("fa5s.tshirt"))
         self.setAcceptDrops(True)
         ratio = self.devicePixelRatioF()
         self.thumbnails = ThumbnailCache(THUMB, ratio, self)
-        self.query_thumbnails = ThumbnailCache(QUERY_SIDE, ratio, self)
+        self.query_thumbnails = ThumbnailCache(QUERY_PICTURE, ratio, self)
         self.query_thumbnails.ready.connect(self._on_query_thumbnail)
+        self.thumbnails.ready.connect(self._on_recent_thumbnail)
+        self._recent_actions: dict[str, list[QAction]] = {}  # recent-menu entries waiting for their picture
         self.results_model = ResultsModel(self.thumbnails, self)
         self._build(k if k is not None else (settings.k if settings else 30))
         self.state.events.query.connect(self._on_query_changed)
@@ -125,6 +139,8 @@ class SearchWindow(QMainWindow):
                 self.restoreGeometry(geometry)
             if state is not None:
                 self.restoreState(state)
+            if geometry is not None:
+                self.fit_to_screen(shrink_only=True)  # a width remembered from a wider screen
 
     # --- layout ------------------------------------------------------------------------------------
     def _build(self, k: int) -> None:
@@ -145,6 +161,9 @@ class SearchWindow(QMainWindow):
         self.browse_action.setToolTip("Browse the catalog (Ctrl+B); double-click an item to query with it")
         self.settings_action = QAction(qta.icon("fa5s.cog"), "Settings", self, shortcut=QKeySequence("Ctrl+,"))
         self.settings_action.setCheckable(True)
+        self.quit_action = QAction(qta.icon("fa5s.power-off"), "Quit", self, shortcut=QKeySequence("Ctrl+Q"))
+        self.quit_action.setToolTip("Quit the app (Ctrl+Q)")
+        self.quit_action.triggered.connect(self.close)
         self.browse_action.triggered.connect(self.browse_catalog)
         self.browser: MainWindow | None = None
         self.open_action.triggered.connect(self.open_file)
@@ -169,19 +188,19 @@ class SearchWindow(QMainWindow):
             bar.addAction(action)
         self.addAction(self.focus_text_action)
         self.addAction(self.focus_results_action)
-        self.breadcrumb = QLabel()
-        self.breadcrumb.setTextFormat(Qt.RichText)
+        self.addAction(self.quit_action)
+        self.breadcrumb = Breadcrumb()  # drops its oldest turns to fit: the actions after it stay reachable
+        self.breadcrumb.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
         bar.addSeparator()
         bar.addWidget(self.breadcrumb)
-        spacer = QWidget()
-        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
-                             spacer.sizePolicy().verticalPolicy().Preferred)
-        bar.addWidget(spacer)
         bar.addAction(self.settings_action)
+        self._build_menu()
 
-        self.query_label = QLabel("Drop, paste or open a garment image,\nor double-click a result.")
+        self.query_label = QLabel(PLACEHOLDER)
         self.query_label.setObjectName("queryImage")
         self.query_label.setAlignment(Qt.AlignCenter)
+        self.query_label.setWordWrap(True)  # the placeholder wraps inside the square instead of being cut
+        self.query_label.setMargin(PLACEHOLDER_MARGIN)  # for the text only: a picture uses the whole square
         self.query_label.setFixedSize(QUERY_SIDE, QUERY_SIDE)
         self.query_caption = QLabel()
         self.query_caption.setWordWrap(True)
@@ -221,8 +240,10 @@ class SearchWindow(QMainWindow):
         left = QVBoxLayout()
         left.addWidget(self.query_label, 0, Qt.AlignHCenter)
         left.addWidget(self.query_caption)
-        title = QLabel("Attributes (predicted value marked \u25cf)")
+        title = QLabel("Attributes")
         title.setObjectName("sectionTitle")
+        title.setToolTip("Each list shows the query's value (the catalog's label for a catalog item, else the "
+                         "model's prediction); \u25cf marks the value the model predicts, with its confidence")
         left.addWidget(title)
         left.addWidget(scroll, 1)
         left.addWidget(self.same_category)
@@ -246,6 +267,8 @@ class SearchWindow(QMainWindow):
         self.results.setUniformItemSizes(True)
         self.results.setWordWrap(True)
         self.results.setModel(self.results_model)
+        self.results.setItemDelegate(ResultDelegate(self.results))
+        self.notice = NoticeBanner()
         # "activated": Enter, and a double-click (or the platform's single click); not doubleClicked as well,
         # which would submit the same query twice
         self.results.activated.connect(lambda index: self.use_as_query(index.data(ItemIdRole)))
@@ -257,6 +280,7 @@ class SearchWindow(QMainWindow):
         right.setContentsMargins(6, 6, 6, 6)
         right.addLayout(controls)
         right.addWidget(self.kind_label)
+        right.addWidget(self.notice)
         right.addWidget(self.results, 1)
         self.path_view = PathView(self.client, self.thumbnails)
         self.path_view.use_as_query.connect(self.use_as_query)
@@ -268,10 +292,10 @@ class SearchWindow(QMainWindow):
         self.tabs.addTab(self.typicality_view, qta.icon("fa5s.bullseye"), "Typical / atypical")
 
         root = QHBoxLayout()
-        left_widget = QWidget()
-        left_widget.setLayout(left)
-        left_widget.setFixedWidth(QUERY_SIDE + 140)
-        root.addWidget(left_widget)
+        self.query_panel = QWidget()
+        self.query_panel.setLayout(left)
+        self.query_panel.setFixedWidth(QUERY_SIDE + 140)
+        root.addWidget(self.query_panel)
         root.addWidget(self.tabs, 1)
         central = QWidget()
         central.setLayout(root)
@@ -280,16 +304,24 @@ class SearchWindow(QMainWindow):
         self.settings_pane = SettingsPane(self.workspace, self.device, self.engine_config)
         self.settings_pane.apply_requested.connect(self.reopen)
         self.settings_pane.workspace_requested.connect(self.set_workspace)
+        # in a scroll area: docked, the pane may be narrower than its widest tab, so docking it takes room
+        # from the results instead of widening the window past the screen
+        settings_scroll = QScrollArea()
+        settings_scroll.setObjectName("settingsScroll")
+        settings_scroll.setWidgetResizable(True)
+        settings_scroll.setFrameShape(QScrollArea.NoFrame)
+        settings_scroll.setWidget(self.settings_pane)
         self.settings_dock = QDockWidget("Settings", self)
         self.settings_dock.setObjectName("settingsDock")
-        self.settings_dock.setWidget(self.settings_pane)
+        self.settings_dock.setWidget(settings_scroll)
         self.settings_dock.setAllowedAreas(Qt.RightDockWidgetArea | Qt.LeftDockWidgetArea)
         self.addDockWidget(Qt.RightDockWidgetArea, self.settings_dock)
         self.settings_dock.setFloating(True)  # a tool window of its own by default (drag it in to dock it)
-        self.settings_dock.resize(1000, 720)
+        self.settings_dock.resize(SETTINGS_SIZE)
         self.settings_dock.hide()
-        self.settings_action.toggled.connect(self.settings_dock.setVisible)
+        self.settings_action.toggled.connect(self._show_settings)
         self.settings_dock.visibilityChanged.connect(self.settings_action.setChecked)
+        self.settings_dock.topLevelChanged.connect(lambda floating: floating or self._fit_docked_settings())
 
         self.status_engine = QLabel()
         self.status_time = QLabel()
@@ -301,6 +333,79 @@ class SearchWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.open_progress)
         self.statusBar().addPermanentWidget(self.status_time)
         self._update_session_controls()
+
+    def _build_menu(self) -> None:
+        """File and Edit menus: every toolbar action and shortcut, and Quit (Ctrl+Q)."""
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (self.open_action, self.paste_action):
+            file_menu.addAction(action)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addAction(self.browse_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        for action in (self.undo_action, self.redo_action, self.focus_text_action, self.focus_results_action):
+            edit_menu.addAction(action)
+
+    # --- size and place: the window within the screen, the settings pane clear of the query -----------
+    def _available(self) -> QRect:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry()
+
+    def fit_to_screen(self, shrink_only: bool = False) -> None:
+        """The first start's size (DEFAULT_SIZE), or with ``shrink_only`` the current one, within the screen's
+        available area (window decorations included)."""
+        decorations = self.frameGeometry().size() - self.geometry().size()
+        limit = self._available().size() - decorations
+        self.resize((self.size() if shrink_only else DEFAULT_SIZE).boundedTo(limit))
+
+    def _show_settings(self, shown: bool) -> None:
+        if shown:
+            self._place_settings()
+        self.settings_dock.setVisible(shown)
+
+    def _place_settings(self) -> None:
+        """Where the floating settings pane opens the first time in a session: beside the window when the
+        screen has room for it, else over the results, never over the query panel (a place remembered from
+        the last session that leaves the panel free is kept)."""
+        dock = self.settings_dock
+        if self._settings_placed or not dock.isFloating():
+            return
+        self._settings_placed = True
+        panel = QRect(self.query_panel.mapToGlobal(QPoint(0, 0)), self.query_panel.size())
+        if not dock.frameGeometry().intersects(panel):
+            return
+        avail, window = self._available(), self.frameGeometry()
+        decorations = dock.frameGeometry().size() - dock.geometry().size()
+        if avail.right() - window.right() >= SETTINGS_SIZE.width() * 2 // 3:  # beside the window
+            left = window.right() + 1
+            width = min(SETTINGS_SIZE.width(), avail.right() + 1 - left - decorations.width())
+        else:  # over the results, its right edge on the window's (or the screen's)
+            lowest = panel.right() + 9
+            width = min(SETTINGS_SIZE.width(), avail.right() + 1 - lowest - decorations.width())
+            left = max(lowest, min(window.right(), avail.right()) + 1 - width - decorations.width())
+        top = max(avail.top(), window.top())
+        height = min(SETTINGS_SIZE.height(), avail.bottom() + 1 - top - decorations.height())
+        dock.move(left, top)
+        dock.resize(max(width, dock.minimumSizeHint().width()), max(height, dock.minimumSizeHint().height()))
+
+    def _fit_docked_settings(self) -> None:
+        """Docked, the pane takes its room from the results; the window grows only when the results would fall
+        below their minimum width, and never past the screen."""
+        dock = self.settings_dock
+        gap = self.style().pixelMetric(self.style().PixelMetric.PM_DockWidgetSeparatorExtent) + 4
+        central = self.centralWidget().minimumSizeHint().width()
+        lowest = dock.minimumSizeHint().width()
+        room = self.width() - central - gap
+        if room < lowest:
+            decorations = self.frameGeometry().width() - self.geometry().width()
+            width = min(self._available().width() - decorations, central + lowest + gap)
+            self.resize(width, self.height())
+            room = width - central - gap
+        wanted = min(self.settings_pane.sizeHint().width(), SETTINGS_SIZE.width())
+        self.resizeDocks([dock], [max(min(wanted, room), lowest)], Qt.Horizontal)
 
     # --- the view-model's state, read-only (change it through ``state``) ------------------------------
     @property
@@ -369,6 +474,8 @@ class SearchWindow(QMainWindow):
         self.open_progress.hide()
         self.category_box.clear()
         self.category_box.addItems(info["categories"])
+        self._goes_with_for = None
+        self._partners_job = self.client.submit(lambda engine: outfit_partners(engine.catalog), channel="partners")
         self.similar_box.clear()
         self.similar_box.addItems(info["attributes"])
         if previous is None or previous.get("attributes") != info["attributes"] or previous.get("values") != info["values"]:
@@ -380,6 +487,7 @@ class SearchWindow(QMainWindow):
             self.text_box.setPlaceholderText('Text feedback, e.g. "change colour to red" (Enter)')
         self.path_view.set_engine_info(info)
         self.typicality_view.set_engine_info(info)
+        self._prefetch_recent()
         self.settings_pane.set_engine_info(info)
         skipped = f" \u00b7 {info['skipped_images']} unreadable images skipped" if info.get("skipped_images") else ""
         self.status_engine.setText(f"{info['device']} \u00b7 {info['gallery_items']} items \u00b7 "
@@ -496,6 +604,11 @@ class SearchWindow(QMainWindow):
 
     # --- answers -------------------------------------------------------------------------------------
     def _on_result(self, job_id: int, value: object, seconds: float) -> None:
+        if job_id == self._partners_job and isinstance(value, dict):
+            self.partners = value
+            self._goes_with_for = None
+            self._default_goes_with()
+            return
         if job_id != self._job or not isinstance(value, Results):
             return
         new_query = self.query is None or value.request.query is not self.query
@@ -518,12 +631,16 @@ class SearchWindow(QMainWindow):
         else:
             return
         self.settings.add_recent(self.workspace.root, recent)
+        self._prefetch_recent()
 
     def recent_queries(self) -> list[RecentQuery]:
         return self.settings.recent(self.workspace.root) if self.settings is not None else []
 
     def _fill_recent_menu(self) -> None:
+        """One entry per recent query, each with its picture (those still decoding get theirs when it
+        arrives, menu open or not)."""
         self.recent_menu.clear()
+        self._recent_actions = {}
         recent = self.recent_queries()
         if not recent:
             self.recent_menu.addAction("No recent queries yet").setEnabled(False)  # a label, not a feature
@@ -533,6 +650,20 @@ class SearchWindow(QMainWindow):
             icon = QIcon(pixmap) if pixmap is not None and not pixmap.isNull() else QIcon()
             action = self.recent_menu.addAction(icon, r.label)
             action.triggered.connect(lambda _checked=False, r=r: self.open_recent(r))
+            if r.image and pixmap is None:
+                self._recent_actions.setdefault(r.image, []).append(action)
+
+    def _on_recent_thumbnail(self, path: str) -> None:
+        pixmap = self.thumbnails.get(path)
+        for action in self._recent_actions.pop(path, []):
+            if pixmap is not None and not pixmap.isNull():
+                action.setIcon(QIcon(pixmap))
+
+    def _prefetch_recent(self) -> None:
+        """Start decoding the recent queries' pictures, so the menu has them when it opens."""
+        for r in self.recent_queries():
+            if r.image:
+                self.thumbnails.get(r.image)
 
     def open_recent(self, recent: RecentQuery) -> None:
         if recent.item_id is not None:
@@ -545,16 +676,44 @@ class SearchWindow(QMainWindow):
         if query is None:
             self.results_model.set_hits([])
             self.query_label.clear()
-            self.query_label.setText("Drop, paste or open a garment image,\nor double-click a result.")
+            self.query_label.setMargin(PLACEHOLDER_MARGIN)
+            self.query_label.setText(PLACEHOLDER)
             self.query_caption.clear()
             return
         self._show_query()
         self._show_attributes()
+        self._default_goes_with()
+        source = self.path_source()
+        if source is not None:  # the style path starts from the current query
+            self.path_view.set_source(source)
+
+    def _default_goes_with(self) -> None:
+        """"Goes with" offers, for a query of a new category, the category most often worn with it in the
+        catalog's outfits (else the first other one); the user's pick stays while the category does."""
+        category = self.query.category if self.query is not None else None
+        if category is None or category == self._goes_with_for or not self.category_box.count():
+            return
+        categories = [self.category_box.itemText(i) for i in range(self.category_box.count())]
+        partner = default_partner(category, categories, self.partners)
+        if partner is not None:
+            self.category_box.setCurrentText(partner)
+            self._goes_with_for = category
 
     def _on_turn(self, turn: Turn | None) -> None:
-        """A turn is on screen (a new answer, or undo/redo): its results, without a search."""
+        """A turn is on screen (a new answer, or undo/redo): its results, without a search, with the notice
+        when some are only nearest alternatives; the text box holds the turn's text when it was text
+        feedback and is empty otherwise (unless the user is typing in it)."""
         if turn is not None and turn.results is not None:
-            self.results_model.set_hits(turn.results.hits)
+            results = turn.results
+            self.results_model.set_hits(results.hits, results.alternatives_from)
+            self.notice.show_note(results.note, results.alternatives_from, len(results.hits))
+        else:
+            self.notice.show_note("", None, 0)
+        request = turn.request if turn is not None else None
+        text = request.text if isinstance(request, TextFeedback) else ""
+        typing = self.text_box.isModified() and self.text_box.hasFocus()  # not under the user's fingers
+        if self.text_box.text() != text and not typing:
+            self.text_box.setText(text)
 
     def _on_kind_changed(self, kind: str) -> None:
         self.kind_label.setText(f"Showing: {REQUEST_KINDS.get(kind, kind)}")
@@ -567,10 +726,11 @@ class SearchWindow(QMainWindow):
             pixmap = self.query_thumbnails.get(str(q.image_path))  # None: shown when it arrives
         else:
             ratio = self.devicePixelRatioF()
-            pixmap = QPixmap.fromImage(_qimage(q.image)).scaled(QSize(QUERY_SIDE, QUERY_SIDE) * ratio,
+            pixmap = QPixmap.fromImage(_qimage(q.image)).scaled(QSize(QUERY_PICTURE, QUERY_PICTURE) * ratio,
                                                                 Qt.KeepAspectRatio, Qt.SmoothTransformation)
             pixmap.setDevicePixelRatio(ratio)
         if pixmap is not None and not pixmap.isNull():
+            self.query_label.setMargin(0)
             self.query_label.setPixmap(pixmap)
         self.query_caption.setText(f"{q.category or ''} \u00b7 {q.source}")
 
@@ -583,10 +743,13 @@ class SearchWindow(QMainWindow):
         while self.attribute_form.rowCount():
             self.attribute_form.removeRow(0)
         self._attribute_boxes.clear()
+        self._attribute_notes.clear()
         self._boxes_query = None
 
     def _show_attributes(self) -> None:
-        """One combo per attribute type: values, the predicted one marked with its confidence, edits in bold.
+        """One combo per attribute type: values, the query's value selected (the catalog's label for a catalog
+        item), the model's predicted value marked "● predicted" with its confidence, edits in bold. When the
+        catalog and the model disagree, a line under the combo says so ("model predicts white (62%)").
         The items are rebuilt only when the query changes (an edit only moves the selection)."""
         q = self.query
         if q is None:
@@ -597,8 +760,18 @@ class SearchWindow(QMainWindow):
                 for name in (self.engine_info or {}).get("attributes", list(q.predicted)):
                     box = QComboBox()
                     box.currentIndexChanged.connect(lambda _i, n=name: self._on_attribute_changed(n))
+                    note = QLabel()
+                    note.setObjectName("predictionNote")
+                    note.hide()
+                    cell = QWidget()
+                    column = QVBoxLayout(cell)
+                    column.setContentsMargins(0, 0, 0, 0)
+                    column.setSpacing(0)
+                    column.addWidget(box)
+                    column.addWidget(note)
                     self._attribute_boxes[name] = box
-                    self.attribute_form.addRow(name, box)
+                    self._attribute_notes[name] = note
+                    self.attribute_form.addRow(name, cell)
                 self._boxes_query = None
             values = (self.engine_info or {}).get("values", {})
             edits = self.state.edits
@@ -608,8 +781,15 @@ class SearchWindow(QMainWindow):
                     predicted, confidence = q.predicted.get(name, (None, 0.0))
                     box.addItem("\u2014", None)
                     for value in values.get(name, []):
-                        mark = f"  \u25cf {confidence:.0%}" if value == predicted else ""
+                        mark = f"  \u25cf predicted {confidence:.0%}" if value == predicted else ""
                         box.addItem(f"{value}{mark}", value)
+                    labelled = q.attributes.get(name) if q.item_id is not None else None
+                    tip, differs = prediction_text(labelled, predicted, confidence)
+                    box.setToolTip(tip)
+                    note = self._attribute_notes[name]
+                    note.setText(f"model predicts {predicted} ({confidence:.0%})" if differs else "")
+                    note.setToolTip(tip)
+                    note.setVisible(differs)
                 shown = edits.get(name, q.attributes.get(name))
                 box.setCurrentIndex(max(box.findData(shown), 0))
                 edited = name in edits
@@ -698,9 +878,7 @@ class SearchWindow(QMainWindow):
     def _update_session_controls(self) -> None:
         self.undo_action.setEnabled(self.state.can_undo)
         self.redo_action.setEnabled(self.state.can_redo)
-        parts = [f"<b>{html.escape(label)}</b>" if current else html.escape(label)
-                 for label, current in self.state.breadcrumb()]
-        self.breadcrumb.setText(" \u203a ".join(parts))
+        self.breadcrumb.set_crumbs(self.state.breadcrumb())
 
     def closeEvent(self, event) -> None:  # noqa: N802
         """Remember window, k and device; stop a training run; wait for thumbnail decodes (the app shuts
@@ -717,6 +895,15 @@ class SearchWindow(QMainWindow):
         self.thumbnails.wait(5000)
         self.query_thumbnails.wait(5000)
         super().closeEvent(event)
+
+
+def prediction_text(labelled: str | None, predicted: str | None, confidence: float) -> tuple[str, bool]:
+    """The tooltip of an attribute's combo ("catalog: beige · model predicts: white (0.62)") and whether the
+    catalog's label and the model's prediction differ. ``labelled`` is None for an uploaded image."""
+    model = f"model predicts: {predicted} ({confidence:.2f})" if predicted is not None else ""
+    if labelled is None:
+        return model or "no value", False
+    return " \u00b7 ".join(filter(None, [f"catalog: {labelled}", model])), predicted not in (None, labelled)
 
 
 def _png_bytes(image: QImage) -> bytes:

@@ -26,6 +26,7 @@ QGroupBox::title {{ subcontrol-origin: margin; left: 8px; padding: 0 3px; }}
 QStatusBar {{ background: #ffffff; border-top: 1px solid #dde1e6; }}
 QLabel#queryImage {{ border: 1px dashed #aab1bb; border-radius: 6px; color: #6b7280; background: #ffffff; }}
 QLabel#sectionTitle {{ font-weight: bold; color: #374151; }}
+QLabel#predictionNote {{ color: #8a5a00; font-size: 11px; padding-left: 2px; }}
 """
 
 

@@ -375,7 +375,9 @@ class TrainingRun(CliRun):
     ``spec.make_config`` (a ValueError with the registry's message, before anything starts); :meth:`start`
     writes the resolved options to ``<workspace>/checkpoints/.run-NAME.json`` and removes that file when the
     process has ended. ``event`` carries each JSON event plus ``position`` and ``total_epochs`` (where the
-    run stands, in epochs over all stages, from the run's plan); ``progress`` is per mille of the whole run
+    run stands, in epochs over all stages, from the run's plan); with ``resume`` the command continues from the
+    checkpoint folder's ``state.pt`` (the values must be those the state was saved with); ``progress`` is per
+    mille of the whole run
     with a label naming the stage ("stage 2 of 2: memory-block manipulation"), the epoch and a time estimate;
     ``finished`` carries the checkpoint name. Text lines on stdout and stderr go to ``log``. See the module
     docstring for what a cancel leaves."""
@@ -383,13 +385,13 @@ class TrainingRun(CliRun):
     event = Signal(dict)
 
     def __init__(self, workspace: Workspace, method: str, values: Mapping[str, Any] | None = None,
-                 name: str | None = None, parent: QObject | None = None) -> None:
+                 name: str | None = None, resume: bool = False, parent: QObject | None = None) -> None:
         spec = get_method(method)
         config = spec.make_config(dict(values or {}))
         name = name or spec.default_checkpoint(config)
         config_path = workspace.checkpoints / f".run-{name}.json"
         args = ["train", method, "--workspace", str(workspace.root), "--config", str(config_path),
-                "--name", name, "--progress-json"]
+                "--name", name, "--progress-json", *(["--resume"] if resume else [])]
         super().__init__(args, f"Training {method}", result=name, parent=parent)
         offered = {o.name for o in spec.options()}
         self.spec, self.config, self.name, self.config_path = spec, config, name, config_path

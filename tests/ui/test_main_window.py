@@ -98,18 +98,34 @@ def test_first_run_reports_a_failed_step_and_stops(qtbot, tmp_path):
     assert [run.outcome for run in dialog.runs] == ["finished", "failed", "idle"] and not dialog.is_running()
 
 
-def test_closing_the_first_run_dialog_cancels_the_running_step(qtbot, tmp_path):
+def test_closing_the_first_run_dialog_asks_then_cancels_the_running_step(qtbot, tmp_path):
+    """The window's close button (and the Cancel button) asks first ("Keep going" leaves the build running);
+    Stop cancels the running child process, and a catalog cut short leaves no workspace behind."""
     ws = Workspace(tmp_path / "ws")
     client = EngineClient()
     dialog = DemoBuildDialog(ws, client, catalog_flags=["--items", "1800", "--size", "128", "--workers", "1"],
                              device="cpu")
     qtbot.addWidget(dialog)
     catalog = dialog.runs[0]
-    catalog.progress.connect(lambda *_: dialog.close() if dialog.isVisible() else None)  # once it renders
+    asked = []
+
+    def answer(*_args) -> None:  # once it renders: close, keep going, close again, stop
+        if asked or not dialog.isVisible():
+            return
+        dialog.close()
+        first = dialog.confirmation
+        asked.append(first)
+        first.defaultButton().click()  # "Keep going"
+        assert catalog.is_running() and dialog.confirmation is None and dialog.isVisible()
+        dialog.cancel_button.click()  # the Cancel button asks the same question
+        assert dialog.confirmation is not None and catalog.is_running()
+        dialog.stop_button.click()
+
+    catalog.progress.connect(answer)
     try:
         assert dialog.exec() == QDialog.Rejected
     finally:
         assert client.shutdown()
-    assert catalog.outcome == "cancelled" and not dialog.is_running()
+    assert asked and catalog.outcome == "cancelled" and not dialog.is_running() and dialog.cancelled
     assert dialog.error == "The first run was cancelled before the demo workspace was ready."
     assert all(run.outcome == "idle" for run in dialog.runs[1:]) and not ws.exists()

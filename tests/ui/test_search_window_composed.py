@@ -52,9 +52,11 @@ def test_text_feedback_and_a_target_category(qtbot, window):
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert "shoes to go with it" in win.breadcrumb.text()
     assert win.state.kind == "compatible" and win.kind_label.text() == "Showing: items that go with this"
+    assert win.text_box.text() == ""  # another kind of search: the text box no longer claims its text
 
     # the query stayed the t-shirt throughout; undo walks back to the text turn
     assert win.query.item_id == item.id
     win.undo_action.trigger()
     assert isinstance(win.session.current.request, TextFeedback) and win.kind_label.text() == "Showing: text feedback"
+    assert win.text_box.text() == f"change colour to {new}"  # the text of the turn on screen
     assert all(h.matches == {"colour": h.attributes["colour"] == new} for h in _results(win))

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
 
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.engine import EngineConfig  # noqa: E402
+from fashion_gui.engine.edits import EDIT_RANKINGS, EditPolicy  # noqa: E402
 from fashion_gui.engine.engine import INDEX_CONFIG_FILE, load_index_config  # noqa: E402
 from fashion_gui.inference.checkpoint import list_checkpoints  # noqa: E402
 from fashion_gui.methods import REQUEST_KINDS, get_method, list_methods  # noqa: E402
@@ -277,6 +278,22 @@ def test_apply_emits_the_choices_and_saves_the_index_parameters(qtbot, pane, ws)
     # a new pane shows the saved parameters
     other = _pane(qtbot, ws)
     assert other.search.index_widgets["ef_search"].value() == 123 and other.search.current_index_config() == saved
+
+
+def test_the_edit_ranking_is_chosen_with_its_description_and_applied(qtbot, pane, ws):
+    box = pane.search.ranking_box
+    assert [box.itemData(i) for i in range(box.count())] == list(EDIT_RANKINGS)
+    assert [box.itemData(i, Qt.ToolTipRole) for i in range(box.count())] == list(EDIT_RANKINGS.values())
+    assert box.currentData() == "visual" and pane.search.ranking_note.text().lower() == EDIT_RANKINGS["visual"]
+    box.setCurrentIndex(box.findData("labels"))
+    assert pane.search.ranking_note.text().lower() == EDIT_RANKINGS["labels"]
+    with qtbot.waitSignal(pane.apply_requested, timeout=1000) as blocker:
+        pane.search.apply_button.click()
+    assert blocker.args[2] == EngineConfig(edits=EditPolicy(ranking="labels"))
+    # a pane given a config shows its ranking (this workspace has no checkpoint "adde": Automatic)
+    other = _pane(qtbot, ws, EngineConfig(encoder_model="adde", edits=EditPolicy(ranking="paper")))
+    assert other.search.ranking_box.currentData() == "paper"
+    assert other.current_config() == EngineConfig(encoder_model=None, edits=EditPolicy(ranking="paper"))
 
 
 def test_open_refuses_folders_that_are_not_workspaces(qtbot, pane, ws, tmp_path, monkeypatch):

@@ -1,9 +1,11 @@
-"""The Settings pane's Search tab: the device, the models the engine uses and the index parameters.
+"""The Settings pane's Search tab: the device, the models the engine uses, how attribute edits are ranked and
+the index parameters.
 
 The model choosers come from the method registry: one for the encoder model (the gallery space, attribute
 edits, "similar in", style paths) and one per request kind that some non-encoder method serves (text
 feedback, compatible items), each listing the workspace's checkpoints whose method serves it, plus
-"Automatic". Apply saves the index parameters and emits ``apply_requested(workspace, device, config)``.
+"Automatic". The edit ranking (engine/edits.py EDIT_RANKINGS: visual, labels, paper) goes into the config's
+``edits`` policy. Apply saves the index parameters and emits ``apply_requested(workspace, device, config)``.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_gui.engine import EngineConfig, EngineError
+from fashion_gui.engine.edits import EDIT_RANKINGS
 from fashion_gui.engine.models import ModelInfo
 from fashion_gui.engine.engine import INDEX_CONFIG_FILE, load_index_config, save_index_config
 from fashion_gui.index import IndexConfig
@@ -152,8 +155,36 @@ class SearchTab(QWidget):
         form.addRow("Attribute model", self.encoder_box)
         for kind, box in self.model_boxes.items():
             form.addRow(kind_title(kind), box)
+        form.addRow("Edits ranked by", self._build_ranking_box())
         form.addRow("Active", self.active_label)
         return group
+
+    def _build_ranking_box(self) -> QWidget:
+        """The edit ranking: one entry per EDIT_RANKINGS key, its description as the tooltip and below."""
+        self.ranking_box = QComboBox()
+        for name, description in EDIT_RANKINGS.items():
+            self.ranking_box.addItem(name, name)
+            self.ranking_box.setItemData(self.ranking_box.count() - 1, description, Qt.ToolTipRole)
+        self.ranking_note = QLabel()
+        self.ranking_note.setWordWrap(True)
+        self.ranking_note.setStyleSheet("color: #444;")
+        self.ranking_box.currentIndexChanged.connect(lambda _i: self._show_ranking_note())
+        self._select_ranking(self.base_config.edits.ranking)
+        cell = QWidget()
+        column = QVBoxLayout(cell)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.ranking_box)
+        column.addWidget(self.ranking_note)
+        return cell
+
+    def _select_ranking(self, ranking: str) -> None:
+        self.ranking_box.setCurrentIndex(max(self.ranking_box.findData(ranking), 0))
+        self._show_ranking_note()
+
+    def _show_ranking_note(self) -> None:
+        description = EDIT_RANKINGS.get(self.ranking_box.currentData(), "")
+        self.ranking_note.setText(description[:1].upper() + description[1:])
+        self.ranking_box.setToolTip(f"How \u201cthis, but red\u201d is ranked: {description}")
 
     def _build_index_group(self) -> QGroupBox:
         group = QGroupBox("Index parameters (saved per workspace; a change rebuilds the index)")
@@ -182,11 +213,12 @@ class SearchTab(QWidget):
         return str(self.device_box.currentData())
 
     def current_config(self) -> EngineConfig:
-        """The models chosen here, on top of the config the tab was given. ``index`` is None: the engine
-        reads the workspace's saved parameters, which Apply writes."""
+        """The models and the edit ranking chosen here, on top of the config the tab was given. ``index`` is
+        None: the engine reads the workspace's saved parameters, which Apply writes."""
         models = {kind: box.currentData() for kind, box in self.model_boxes.items() if box.currentData()}
+        edits = dataclasses.replace(self.base_config.edits, ranking=self.ranking_box.currentData())
         return dataclasses.replace(self.base_config, encoder_model=self.encoder_box.currentData(), models=models,
-                                   index=None)
+                                   edits=edits, index=None)
 
     def current_index_config(self) -> IndexConfig:
         """The index parameters in the widgets (ValueError with IndexConfig's message when one is invalid)."""
@@ -202,6 +234,7 @@ class SearchTab(QWidget):
         if config is not None or workspace != self.workspace:
             self.base_config = config or dataclasses.replace(self.base_config, encoder_model=None, models={})
             self._listed = False  # the next listing selects from base_config
+            self._select_ranking(self.base_config.edits.ranking)
         self.workspace = workspace
         self._load_index_config()
 
