@@ -200,3 +200,14 @@ def test_a_start_on_a_stopped_first_run_asks_and_resumes_or_starts_over(qapp, de
                 assert code == 1 and _FakeBuild.made[0].resume is None and FirstRunState.load(ws) is None
     finally:
         assert client.shutdown()
+
+
+def test_bench_first_run_times_every_step(qtbot, tmp_path):
+    from fashion_gui.ui.bench_first_run import time_first_run
+
+    figures = time_first_run(tmp_path / "ws", "cpu", catalog_flags=SMALL_CATALOG, methods=("adde",),
+                             values={"adde": SMALL_ADDE})
+    assert list(figures["steps_seconds"]) == ["catalog", "adde", "indexes"]
+    assert all(v > 0 for v in figures["steps_seconds"].values())
+    assert figures["total_seconds"] >= sum(figures["steps_seconds"].values()) - 0.5
+    assert (tmp_path / "ws" / "checkpoints" / "adde" / "weights.pt").is_file()
