@@ -169,20 +169,8 @@ def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS, max_side: int 
         return image
     except ImageError:
         raise
-    except UnidentifiedImageError:
-        raise ImageError(f"{what}: not an image file Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{what}: far more pixels than the {max_pixels:,}-pixel limit (a decompression bomb?); "
-                         "downscale the image") from None
-    except MemoryError:
-        raise ImageError(f"{what}: not enough memory to decode this image; downscale it") from None
-    except OSError as exc:
-        if exc.errno is not None:  # the file itself (permissions, a disk error), not its content
-            raise ImageError(f"{what}: cannot be read ({exc.strerror}); check the file and its permissions") from None
-        raise ImageError(f"{what}: the image is damaged or truncated ({exc}); re-save or re-download it") from None
     except Exception as exc:  # Pillow's decoders fail on malformed data in many ways (struct.error, IndexError...)
-        raise ImageError(f"{what}: the image is damaged ({type(exc).__name__}: {exc}); re-save or re-download "
-                         "it") from None
+        raise _image_error(what, exc, max_pixels) from None
     finally:
         if opened is not None and opened is not source:
             opened.close()
@@ -200,15 +188,21 @@ def probe_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[
         return size
     except ImageError:
         raise
-    except UnidentifiedImageError:
-        raise ImageError(f"{what}: not an image file Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)") from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{what}: far more pixels than the {max_pixels:,}-pixel limit (a decompression bomb?); "
-                         "downscale the image") from None
-    except OSError as exc:
-        if exc.errno is not None:
-            raise ImageError(f"{what}: cannot be read ({exc.strerror}); check the file and its permissions") from None
-        raise ImageError(f"{what}: the image is damaged or truncated ({exc}); re-save or re-download it") from None
     except Exception as exc:  # malformed data (see open_image)
-        raise ImageError(f"{what}: the image is damaged ({type(exc).__name__}: {exc}); re-save or re-download "
-                         "it") from None
+        raise _image_error(what, exc, max_pixels) from None
+
+
+def _image_error(what: str, exc: Exception, max_pixels: int) -> ImageError:
+    """The project's one-line error for whatever Pillow or the file system raised while reading ``what``."""
+    if isinstance(exc, UnidentifiedImageError):
+        return ImageError(f"{what}: not an image file Pillow can read (JPEG, PNG, WebP, BMP, TIFF, GIF...)")
+    if isinstance(exc, Image.DecompressionBombError):
+        return ImageError(f"{what}: far more pixels than the {max_pixels:,}-pixel limit (a decompression bomb?); "
+                          "downscale the image")
+    if isinstance(exc, MemoryError):
+        return ImageError(f"{what}: not enough memory to decode this image; downscale it")
+    if isinstance(exc, OSError):
+        if exc.errno is not None:  # the file itself (permissions, a disk error), not its content
+            return ImageError(f"{what}: cannot be read ({exc.strerror}); check the file and its permissions")
+        return ImageError(f"{what}: the image is damaged or truncated ({exc}); re-save or re-download it")
+    return ImageError(f"{what}: the image is damaged ({type(exc).__name__}: {exc}); re-save or re-download it")

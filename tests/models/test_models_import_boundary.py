@@ -1,4 +1,4 @@
-"""models/ passes a device instead of calling .cuda() (CONVENTIONS 11); what models/ may import is checked by
+"""models/ passes a device instead of calling the tensors' cuda method (CONVENTIONS 11); what models/ may import is checked by
 tests/test_layering.py."""
 
 from pathlib import Path
