@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.inference.checkpoint import atomic_torch_save, save_checkpoint
+from fashion_gui.inference.checkpoint import CheckpointError, atomic_torch_save, save_checkpoint
 from fashion_gui.inference.device import resolve_device
 from fashion_gui.methods import get_method
 from fashion_gui.methods.options import config_to_dict
@@ -240,8 +240,12 @@ class Trainer(ABC):
         path = self.out_dir / "state.pt"
         if not path.is_file():
             return None
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        if state.get("method") != self.method or state.get("config") != config_to_dict(self.config):
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as exc:  # a damaged or truncated file: unpickling fails in many ways
+            raise CheckpointError(f"{path} is damaged ({type(exc).__name__}: {exc}); train without --resume to "
+                                  "start over") from exc
+        if not isinstance(state, dict) or state.get("method") != self.method or state.get("config") != config_to_dict(self.config):
             raise ValueError(f"{path} was saved by another method or with other options; train without --resume "
                              "or with the same options")
         self.load_extra_state(state["extra"])

@@ -87,3 +87,14 @@ def test_losses_own_parameters_train_with_their_group_learning_rate(toy, demo_wo
     assert {(e.stage_index, e.stage_count) for e in events if e.kind == "step"} == {(1, 1)}
     saved = torch.load(tmp_path / "toy" / "weights.pt", weights_only=True)
     assert set(saved) == {"model", "loss"} and torch.equal(saved["loss"]["proxies"], trainer.loss.proxies.detach())
+
+
+def test_a_damaged_state_file_is_refused_naming_it(toy, demo_workspace, tmp_path):
+    from fashion_gui.inference.checkpoint import CheckpointError
+
+    out = tmp_path / "toy"
+    out.mkdir()
+    (out / "state.pt").write_bytes(b"\x80\x04 not a torch file")
+    trainer = ToyTrainer(demo_workspace, toy.make_config({}), out, method="toy")
+    with pytest.raises(CheckpointError, match=r"state\.pt is damaged.*without --resume"):
+        trainer.run(resume=True)
