@@ -2,6 +2,7 @@
 snapshot a workspace, check a one-line error."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -53,3 +54,28 @@ def one_line_error(stderr: str, command: str) -> str:
     assert len(lines) == 1, stderr
     assert lines[0].startswith(f"fashion {command}: error: "), stderr
     return lines[0]
+
+
+class FullDiskFile:
+    """A file whose writes fail as on a full disk (after ``allow`` bytes)."""
+
+    def __init__(self, fh, allow: int = 0) -> None:
+        self._fh, self._left = fh, allow
+
+    def write(self, data):
+        if len(data) > self._left:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._left -= len(data)
+        return self._fh.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+    def __iter__(self):
+        return iter(self._fh)

@@ -19,7 +19,7 @@ from fashion_gui.errors import describe_os_error, user_message
 from fashion_gui.inference.checkpoint import load_checkpoint
 from fashion_gui.reliability.workspaces import TINY_DEMO
 
-from reliability_helpers import fashion, make_writable, one_line_error, snapshot
+from reliability_helpers import FullDiskFile, fashion, make_writable, one_line_error, snapshot
 
 
 def run(argv: list[str]) -> tuple[int, str]:
@@ -54,31 +54,6 @@ def test_a_read_only_workspace_is_one_line_and_changes_nothing(ws, command):
 
 
 # --- a full disk -----------------------------------------------------------------------------------------
-class _FullDisk:
-    """A file whose writes fail as on a full disk (after ``allow`` bytes)."""
-
-    def __init__(self, fh, allow: int = 0) -> None:
-        self._fh, self._left = fh, allow
-
-    def write(self, data):
-        if len(data) > self._left:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self._left -= len(data)
-        return self._fh.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._fh, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._fh.close()
-
-    def __iter__(self):
-        return iter(self._fh)
-
-
 @pytest.fixture
 def full_disk(monkeypatch):
     """``full_disk(root)``: from now on, every file opened for writing under ``root`` fails like a full disk."""
@@ -89,12 +64,12 @@ def full_disk(monkeypatch):
         def open_(file, mode="r", *a, **k):
             fh = real_open(file, mode, *a, **k)
             if isinstance(file, (str, os.PathLike)) and str(file).startswith(root) and set(mode) & set("wax+"):
-                return _FullDisk(fh)
+                return FullDiskFile(fh)
             return fh
 
         monkeypatch.setattr(builtins, "open", open_)
         monkeypatch.setattr(io, "open", open_)
-        monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: _FullDisk(real_fdopen(fd, *a, **k)))
+        monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: FullDiskFile(real_fdopen(fd, *a, **k)))
     return fill
 
 

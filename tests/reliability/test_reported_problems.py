@@ -26,7 +26,7 @@ from fashion_gui.inference.checkpoint import CheckpointError, load_checkpoint
 from fashion_gui.reliability.workspaces import TINY_DEMO
 from fashion_gui.workspace import Workspace
 
-from reliability_helpers import fashion, make_writable, one_line_error, snapshot
+from reliability_helpers import FullDiskFile, fashion, make_writable, one_line_error, snapshot
 
 
 def catalog_images(ws: Workspace) -> list[tuple[int, bytes]]:
@@ -129,24 +129,8 @@ def test_index_build_in_a_read_only_workspace_is_one_line_and_changes_nothing(ws
 def test_a_full_disk_during_training_is_one_line_naming_the_checkpoint(ws, monkeypatch):
     from fashion_gui import atomic
 
-    class FullDisk:
-        def __init__(self, fh):
-            self._fh = fh
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def __getattr__(self, name):
-            return getattr(self._fh, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self._fh.close()
-
     real_fdopen = os.fdopen
-    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, *a, **k: FullDisk(real_fdopen(fd, *a, **k)))
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, *a, **k: FullDiskFile(real_fdopen(fd, *a, **k)))
     rc, err = run(["train", "adde", "--workspace", str(ws.root), "--epochs", "1", "--manip-epochs", "0", "--d", "4",
                    "--image-size", "32", "--batch-size", "16", "--device", "cpu", "--progress-json"])
     line = one_line_error(err, "train")
