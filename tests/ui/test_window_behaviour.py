@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QRect, Qt  # noqa: E402
@@ -158,13 +160,22 @@ def test_the_toolbar_keeps_its_actions_after_twenty_turns(qtbot, open_window, tr
     assert win.breadcrumb.toolTip().count("\u203a") >= 5  # the tooltip lists the turns
 
 
-def test_quit_is_ctrl_q_and_in_the_file_menu(qtbot, demo_workspace, tmp_path):
+@pytest.fixture
+def bare_window(qtbot, demo_workspace, tmp_path):
+    """A shown search window on a copy of the demo workspace (no engine opened); its client is shut down after."""
     ws = Workspace(tmp_path / "ws")
     shutil.copytree(demo_workspace.root, ws.root)
     client = EngineClient()
     win = SearchWindow(ws, client, device="cpu")
     qtbot.addWidget(win)
     win.show()
+    yield win, client
+    win.close()
+    assert client.shutdown()
+
+
+def test_quit_is_ctrl_q_and_in_the_file_menu(qtbot, bare_window):
+    win, _ = bare_window
     qtbot.waitExposed(win)
     win.windowHandle().requestActivate()  # a shortcut needs its window active
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win, timeout=5000)
@@ -172,20 +183,12 @@ def test_quit_is_ctrl_q_and_in_the_file_menu(qtbot, demo_workspace, tmp_path):
     assert win.quit_action in file_menu.actions() and win.quit_action.shortcut().toString() == "Ctrl+Q"
     qtbot.keyClick(win, Qt.Key_Q, Qt.ControlModifier)
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=5000)
-    assert client.shutdown()
 
 
-def test_the_empty_query_placeholder_fits_its_square(qtbot, demo_workspace, tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    shutil.copytree(demo_workspace.root, ws.root)
-    client = EngineClient()
-    win = SearchWindow(ws, client, device="cpu")
-    qtbot.addWidget(win)
-    win.show()
+def test_the_empty_query_placeholder_fits_its_square(bare_window):
+    win, _ = bare_window
     label = win.query_label
     room = label.contentsRect().adjusted(label.margin(), label.margin(), -label.margin(), -label.margin())
     flags = int(label.alignment()) | (int(Qt.TextWordWrap) if label.wordWrap() else 0)
     used = label.fontMetrics().boundingRect(room, flags, label.text())
     assert label.text() and room.contains(used), (room, used)
-    win.close()
-    assert client.shutdown()
