@@ -58,13 +58,21 @@ def register(bench_sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0, help="seeds the query sample")
     b.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     b.add_argument("--device", default="auto")
+    defaults = EditPolicy()
+    b.add_argument("--weight", type=float, default=defaults.weight,
+                   help="edit policy: weight of log P(asked values and category) (tuning; default the app's)")
+    b.add_argument("--keep-weight", type=float, default=defaults.keep_weight,
+                   help="edit policy: weight of the log-probability of the query's other values")
+    b.add_argument("--label-keep-weight", type=float, default=defaults.label_keep_weight,
+                   help="edit policy, labels mode: weight of the other values the catalog labels share")
     b.add_argument("--json", type=Path, default=None, help="write the figures here")
     b.set_defaults(func=cmd_shopper)
 
 
-def engine_config(mode: str, encoder: str) -> EngineConfig:
-    """The app's engine configuration for a mode, with ``encoder`` as the encoder model."""
-    return EngineConfig(encoder_model=encoder, edits=EditPolicy(ranking=mode))
+def engine_config(mode: str, encoder: str, **weights: float) -> EngineConfig:
+    """The app's engine configuration for a mode, with ``encoder`` as the encoder model (and, for tuning,
+    other edit-policy weights than the app's)."""
+    return EngineConfig(encoder_model=encoder, edits=EditPolicy(ranking=mode, **weights))
 
 
 def untrained_checkpoint(ws: Workspace, catalog: Catalog, device: torch.device, seed: int = 0) -> str:
@@ -84,10 +92,11 @@ def untrained_checkpoint(ws: Workspace, catalog: Catalog, device: torch.device, 
 
 
 def run_model(ws: Workspace, name: str, mode: str, queries: dict[str, list[EditQuery]], ids: np.ndarray,
-              labels: np.ndarray, categories: np.ndarray, skip: list[int], device: str) -> dict:
+              labels: np.ndarray, categories: np.ndarray, skip: list[int], device: str,
+              weights: dict[str, float] | None = None) -> dict:
     """The figures of one model in one mode, per edit kind."""
     out = {}
-    with RetrievalEngine.open(ws, device=device, config=engine_config(mode, name)) as engine:
+    with RetrievalEngine.open(ws, device=device, config=engine_config(mode, name, **(weights or {}))) as engine:
         schema = engine.schema
         row_of = {int(i): r for r, i in enumerate(ids.tolist())}
         for kind, qs in queries.items():
@@ -122,10 +131,11 @@ def cmd_shopper(args: argparse.Namespace) -> int:
     oracle = {kind: float(np.nanmean([best_others_kept(q, labels, categories, skip) for q in qs]))
               for kind, qs in queries.items()}
     print("best others kept with every result relevant: " + "; ".join(f"{k} {v:.3f}" for k, v in oracle.items()))
+    weights = {"weight": args.weight, "keep_weight": args.keep_weight, "label_keep_weight": args.label_keep_weight}
     figures: dict[str, dict] = {}
     for name in models:
         for mode in args.modes:
-            result = run_model(ws, name, mode, queries, ids, labels, categories, skip, str(device))
+            result = run_model(ws, name, mode, queries, ids, labels, categories, skip, str(device), weights)
             figures.setdefault(name, {})[mode] = result
             print(f"{name} [{mode}]: " + "; ".join(
                 f"{kind} score {r['score']:.3f}, others kept {r['others_kept']:.3f} ({r['queries']} queries)"

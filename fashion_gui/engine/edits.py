@@ -14,8 +14,9 @@ each attribute's value is ranked here by:
   score = similarity + weight * log P.
 
 In the *visual* ranking only these predictions are read; in the *labels* ranking the catalog's labels decide
-which items match (an exact filter) and the same score ranks them. When no item matches, the ranking still
-returns the nearest alternatives and says so. The *paper* ranking is ADDE's plain protocol, for comparison.
+which items match (an exact filter), and the matches are ranked by the fraction of the query's other values
+their labels share (weight ``label_keep_weight``) plus the same visual score. When no item matches, the
+ranking still returns the nearest alternatives and says so. The *paper* ranking is ADDE's plain protocol, for comparison.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class EditPolicy:
     candidates: int = 400         # items scored exactly: the index's nearest plus the most likely matches
     weight: float = 1.0           # weight of log P(asked values and category) against the balanced similarity
     keep_weight: float = 0.15     # weight of the mean log-probability of the query's other values
+    label_keep_weight: float = 3.0  # labels: weight of the fraction of the query's other values its labels share
     match_threshold: float = 0.5  # visual: P at which an item counts as having the asked values
     keep_category: bool = True    # an edit keeps the query's category unless the category itself is edited
 
@@ -74,6 +76,14 @@ def keep_log_probability(probs: np.ndarray, offsets: list[int], kept: dict[int, 
     if not kept:
         return np.zeros(len(probs))
     return np.mean([np.log(np.maximum(probs[:, offsets[a] + v].astype(np.float64), EPS)) for a, v in kept.items()], 0)
+
+
+def label_agreement(labels: np.ndarray, kept: dict[int, int]) -> np.ndarray:
+    """Fraction of the query's other values (type -> value) that each row of catalog labels shares: (n, A) -> (n,).
+    A missing label (-1) does not agree."""
+    if not kept:
+        return np.zeros(len(labels))
+    return np.mean([labels[:, a] == v for a, v in kept.items()], 0)
 
 
 def label_match(labels: np.ndarray, categories: np.ndarray, asked: dict[int, int], category: int | None) -> np.ndarray:

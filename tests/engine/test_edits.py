@@ -6,6 +6,7 @@ from fashion_gui.engine.edits import (
     EditPolicy,
     balanced_similarity,
     keep_log_probability,
+    label_agreement,
     label_match,
     match_probability,
 )
@@ -36,6 +37,13 @@ def test_label_match_needs_every_value_and_the_category():
     cats = np.array([0, 0, 1, 0])
     assert label_match(labels, cats, {0: 1, 1: 2}, 0).tolist() == [True, False, False, False]
     assert label_match(labels, cats, {1: 2}, None).tolist() == [True, False, True, True]
+
+
+def test_label_agreement_counts_the_query_values_an_item_shares():
+    labels = np.array([[1, 2, 0], [1, 0, 0], [-1, 2, 1]])
+    np.testing.assert_allclose(label_agreement(labels, {0: 1, 1: 2}), [1.0, 0.5, 0.5])  # -1 (missing) disagrees
+    np.testing.assert_allclose(label_agreement(labels, {2: 1}), [0.0, 0.0, 1.0])
+    assert label_agreement(labels, {}).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_an_unknown_ranking_is_refused():

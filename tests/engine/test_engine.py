@@ -92,6 +92,21 @@ def test_the_papers_ranking_is_adde_plain_nearest_neighbours(trained_workspace, 
     assert np.mean(kept) > np.mean(chance) + 0.2, (np.mean(kept), np.mean(chance))
 
 
+def _label_matches(eng, q, name: str, value: str) -> np.ndarray:
+    """Ids of the other items of q's category whose catalog label of ``name`` is ``value``."""
+    ids = eng.gallery.ids
+    mask = ((eng.catalog.categories_of(ids) == eng.category_index(q.category))
+            & (eng.catalog.labels(ids)[:, eng.schema.type_index(name)] == eng.schema.type(name).index(value)))
+    return ids[mask & (ids != q.item_id)]
+
+
+def _labels_kept(eng, q, edited: str, ids) -> np.ndarray:
+    """Per item: the fraction of q's other labelled attributes (not the edited one, not the category) it shares."""
+    labels, own = eng.catalog.labels(np.asarray(ids)), eng.catalog.labels(np.array([q.item_id]))[0]
+    others = [a for a, t in enumerate(eng.schema.types) if t.name not in (edited, "category") and own[a] >= 0]
+    return np.mean(labels[:, others] == own[others], axis=1)
+
+
 def test_catalog_labels_ranking_gives_only_matches_and_says_when_none_exist(trained_workspace):
     config = EngineConfig(edits=EditPolicy(ranking="labels"))
     with RetrievalEngine.open(trained_workspace, device="cpu", config=config) as eng:
@@ -103,6 +118,11 @@ def test_catalog_labels_ranking_gives_only_matches_and_says_when_none_exist(trai
             n = min(5, int(available))
             assert all(h.matched_all for h in results.hits[:n])
             assert results.alternatives_from == (None if n == 5 else n)
+            # the matches that keep most of the query's other values come first (their labels say so)
+            if n:
+                kept = _labels_kept(eng, q, "colour", results.ids[:n])
+                best = _labels_kept(eng, q, "colour", _label_matches(eng, q, "colour", new))
+                assert kept.mean() == pytest.approx(np.sort(best)[::-1][:n].mean()), (kept, best)
         # a colour no item of the query's category has: the nearest alternatives, with a notice
         labels, cats = eng.catalog.labels(eng.gallery.ids), eng.catalog.categories_of(eng.gallery.ids)
         a = eng.schema.type_index("colour")

@@ -18,6 +18,7 @@ from fashion_gui.engine.edits import (
     EPS,
     balanced_similarity,
     keep_log_probability,
+    label_agreement,
     label_match,
     match_probability,
 )
@@ -172,22 +173,23 @@ class AttributeRetriever(EncoderRetriever):
         return top, score[order].astype(np.float32), matched
 
     def _rank_by_labels(self, chunks, types, asked, kept, category, exclude, k):
-        """With catalog labels: the items that have the asked values (and the category) first, ranked by the
-        balanced similarity; then, if fewer than k, the nearest other items of the category as alternatives."""
+        """With catalog labels: the items that have the asked values (and the category) first, ranked by how many
+        of the query's other values their labels share and the balanced similarity; then, if fewer than k, the nearest other items of the category as alternatives."""
         gallery, catalog = self.gallery, self.ctx.catalog
         labels, categories = self._catalog_labels()
         match = label_match(labels, categories, asked, category)
         if exclude is not None and exclude in gallery.row:
             match[gallery.row[exclude]] = False
         rows = np.nonzero(match)[0]
-        sim = self._keep_score(chunks, types, kept, rows)
+        agree = self.ctx.edit_policy.label_keep_weight
+        sim = self._keep_score(chunks, types, kept, rows) + agree * label_agreement(labels[rows], kept)
         order = np.argsort(-sim, kind="stable")[:k]
         top, scores = rows[order], sim[order]
         if len(top) < k:  # alternatives: the nearest items of the category without every asked value
             others = np.nonzero(~match & ((categories == category) if category is not None else True))[0]
             if exclude is not None and exclude in gallery.row:
                 others = others[others != gallery.row[exclude]]
-            alt = self._keep_score(chunks, types, kept, others)
+            alt = self._keep_score(chunks, types, kept, others) + agree * label_agreement(labels[others], kept)
             alt_order = np.argsort(-alt, kind="stable")[:k - len(top)]
             top, scores = np.concatenate([top, others[alt_order]]), np.concatenate([scores, alt[alt_order]])
         return top, scores.astype(np.float32), len(order)
