@@ -23,3 +23,4 @@ def describe_devices() -> dict:
     """What the settings pane shows: CUDA availability and GPU names."""
     names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
     return {"cuda": bool(names), "gpus": names, "torch": torch.__version__, "threads": torch.get_num_threads()}
+

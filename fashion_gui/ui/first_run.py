@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from fashion_gui.engine import EngineConfig
+from fashion_gui.inference.cpu import busy_cores, training_threads
 from fashion_gui.methods import REQUEST_KINDS, MethodSpec, get_method
 from fashion_gui.ui.engine_worker import EngineClient
 from fashion_gui.ui.first_run_state import (
@@ -63,10 +64,10 @@ def step_titles(methods: Sequence[str]) -> list[str]:
     return [CATALOG_TITLE, *(training_title(get_method(m)) for m in methods), INDEX_TITLE]
 
 
-def first_run_values(spec: MethodSpec, device: str, cpu_count: int | None) -> dict[str, Any]:
-    """The option values a first-run training starts from: the device chosen, one CPU thread on a small
-    machine (first_run_state.thread_values)."""
-    return {**device_values(spec, device), **thread_values((o.name for o in spec.options()), cpu_count)}
+def first_run_values(spec: MethodSpec, device: str, cpu_count: int | None, busy: float | None) -> dict[str, Any]:
+    """The option values a first-run training starts from: the device chosen, and on a small machine as many
+    CPU threads as the other programs leave free (first_run_state.thread_values)."""
+    return {**device_values(spec, device), **thread_values((o.name for o in spec.options()), cpu_count, busy)}
 
 
 class DemoBuildDialog(QDialog):
@@ -85,7 +86,7 @@ class DemoBuildDialog(QDialog):
     def __init__(self, workspace: Workspace, client: EngineClient, catalog_flags: Sequence[str] = DEMO_FLAGS,
                  methods: Sequence[str] = FIRST_RUN_METHODS, values: Mapping[str, Mapping[str, Any]] | None = None,
                  device: str = "auto", resume: FirstRunState | None = None, cpu_count: int | None = None,
-                 parent: QWidget | None = None) -> None:
+                 busy: float | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fashion retrieval: first run")
         self.setModal(True)
@@ -94,6 +95,8 @@ class DemoBuildDialog(QDialog):
         self.cancelled = False
         self.log: list[str] = []  # every child's output, for the error message and tests
         cpu_count = os.cpu_count() if cpu_count is None else cpu_count
+        if busy is None and training_threads(cpu_count, 0.0) is not None:
+            busy = busy_cores()  # what other programs use now, before anything of ours runs (a quarter second)
         values = values or {}
         methods = list(resume.steps[1:-1]) if resume is not None else list(methods)
         self.keys = [CATALOG_STEP, *methods, INDEX_STEP]
@@ -106,7 +109,7 @@ class DemoBuildDialog(QDialog):
             if resume is not None and name in resume.values:
                 run_values = resume.values[name]  # the options its state.pt was saved with
             else:
-                run_values = {**first_run_values(spec, device, cpu_count), **values.get(name, {})}
+                run_values = {**first_run_values(spec, device, cpu_count, busy), **values.get(name, {})}
             folder = workspace.checkpoints / spec.default_checkpoint(spec.make_config(dict(run_values)))
             again = resume is not None and name not in resume.finished and (folder / "state.pt").is_file()
             run = TrainingRun(workspace, name, run_values, resume=again, parent=self)

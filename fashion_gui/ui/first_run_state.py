@@ -3,9 +3,10 @@
 * :data:`FIRST_RUN_TRAINING`: the models trained at first run, in order, each with the time it takes on
   the reference machine (2 CPU cores, README "Quick start"), which weighs its share of the progress bar and
   seeds the time estimate before anything has been measured.
-* :func:`thread_values`: the ``cpu_threads`` a first-run training gets (one torch thread on a machine with
-  two cores or fewer: a second thread gains ~15% on an idle 2-core machine and makes training many times
-  slower as soon as anything else runs; see tests/conftest.py).
+* :func:`thread_values`: the ``cpu_threads`` a first-run training gets (on a machine with two cores or
+  fewer: two when the other programs leave the cores idle, else one, since a second thread gains on an
+  idle 2-core machine and makes training many times slower as soon as anything else runs;
+  inference/device.training_threads, measured by ``fashion bench threads``).
 * :class:`FirstRunState`: ``<workspace>/first_run.json``, written after each finished step, so an
   interrupted first run (cancelled, or the app killed) can resume: the finished steps are skipped and the
   interrupted training continues from its ``state.pt`` (``fashion train --resume``) with the same option
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fashion_gui.atomic import atomic_write_json
+from fashion_gui.inference.cpu import training_threads
 from fashion_gui.methods import list_methods
 from fashion_gui.workspace import Workspace
 
@@ -30,7 +32,6 @@ STATE_VERSION = 1
 CATALOG_STEP = "catalog"  # the step keys besides the method names
 INDEX_STEP = "indexes"
 THREADS_OPTION = "cpu_threads"
-SMALL_MACHINE_CORES = 2  # at most this many cores: train with one torch thread
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,12 @@ def expected_seconds(step: str) -> float:
     return next((t.seconds for t in FIRST_RUN_TRAINING if t.method == step), OTHER_TRAINING_SECONDS)
 
 
-def thread_values(option_names: Iterable[str], cpu_count: int | None) -> dict[str, int]:
-    """``{"cpu_threads": 1}`` for a method with that option on a machine with at most two cores; else
-    nothing (the method's own default)."""
-    if THREADS_OPTION in set(option_names) and cpu_count is not None and cpu_count <= SMALL_MACHINE_CORES:
-        return {THREADS_OPTION: 1}
+def thread_values(option_names: Iterable[str], cpu_count: int | None, busy: float | None) -> dict[str, int]:
+    """``{"cpu_threads": n}`` for a method with that option on a small machine, ``n`` from how many cores
+    other programs keep ``busy`` (inference/device.training_threads); else nothing (the method's default)."""
+    threads = training_threads(cpu_count, busy)
+    if THREADS_OPTION in set(option_names) and threads is not None:
+        return {THREADS_OPTION: threads}
     return {}
 
 

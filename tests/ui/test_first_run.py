@@ -49,15 +49,18 @@ def test_state_file_round_trip_and_what_it_refuses(tmp_path, demo_workspace):
     assert not path.exists() and FirstRunState.load(other) is None
 
 
-def test_one_thread_on_a_small_machine_from_the_first_runs_data():
-    assert thread_values(["epochs", "cpu_threads"], 2) == {"cpu_threads": 1}
-    assert thread_values(["epochs", "cpu_threads"], 1) == {"cpu_threads": 1}
-    assert thread_values(["epochs", "cpu_threads"], 8) == {}
-    assert thread_values(["epochs"], 2) == {}
+def test_threads_on_a_small_machine_follow_its_load():
+    assert thread_values(["epochs", "cpu_threads"], 2, 1.0) == {"cpu_threads": 1}  # another program runs
+    assert thread_values(["epochs", "cpu_threads"], 2, 0.1) == {"cpu_threads": 2}  # idle: both cores
+    assert thread_values(["epochs", "cpu_threads"], 2, None) == {"cpu_threads": 1}  # load unknown: the safe one
+    assert thread_values(["epochs", "cpu_threads"], 1, 0.0) == {"cpu_threads": 1}
+    assert thread_values(["epochs", "cpu_threads"], 8, 3.0) == {}
+    assert thread_values(["epochs"], 2, 0.0) == {}
     for name in ("adde", "uigr-tirg", "adde-o"):  # every first-run method offers the option
         spec = get_method(name)
-        assert first_run_values(spec, "cpu", 2)["cpu_threads"] == 1
-        assert "cpu_threads" not in first_run_values(spec, "cpu", 16)
+        assert first_run_values(spec, "cpu", 2, 1.0)["cpu_threads"] == 1
+        assert first_run_values(spec, "cpu", 2, 0.0)["cpu_threads"] == 2
+        assert "cpu_threads" not in first_run_values(spec, "cpu", 16, 0.0)
 
 
 def test_the_estimate_covers_every_step_and_learns_the_machines_pace():
