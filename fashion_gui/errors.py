@@ -10,22 +10,31 @@ from __future__ import annotations
 
 import errno
 import re
+import sys
 import traceback
 from pathlib import Path
 
 from fashion_gui.atomic import is_temp_name
-from fashion_gui.catalog.images import ImageError
-from fashion_gui.catalog.importers import ImportProblems
-from fashion_gui.catalog.schema import SchemaError
-from fashion_gui.catalog.store import CatalogError
-from fashion_gui.engine.requests import EngineError
-from fashion_gui.index.paths import UnreachableError
-from fashion_gui.inference.checkpoint import CheckpointError
-from fashion_gui.locks import BusyError
 
-# The project's errors: their messages already say what to do.
-PROJECT_ERRORS = (BusyError, CatalogError, CheckpointError, EngineError, ImageError, ImportProblems, SchemaError,
-                  UnreachableError)
+# The project's errors, whose messages already say what to do: module -> class names. They are looked up in
+# the modules already imported (an error cannot come from a module that was never loaded), so this module
+# stays light and ``fashion --help`` does not import torch (issue 16).
+PROJECT_ERRORS: dict[str, tuple[str, ...]] = {
+    "fashion_gui.locks": ("BusyError",),
+    "fashion_gui.catalog.store": ("CatalogError",),
+    "fashion_gui.catalog.images": ("ImageError",),
+    "fashion_gui.catalog.importers": ("ImportProblems",),
+    "fashion_gui.catalog.schema": ("SchemaError",),
+    "fashion_gui.engine.requests": ("EngineError",),
+    "fashion_gui.index.paths": ("UnreachableError",),
+    "fashion_gui.inference.checkpoint": ("CheckpointError",),
+}
+
+
+def project_errors() -> tuple[type[BaseException], ...]:
+    """The project's error classes among the modules loaded so far."""
+    return tuple(getattr(sys.modules[module], name) for module, names in PROJECT_ERRORS.items()
+                 if module in sys.modules for name in names)
 _SYMLINK_LOOP = re.compile(r"^Symlink loop from '?(.*?)'?$")  # pathlib before Python 3.13 raises RuntimeError
 
 WRITABLE_HINT = "make it writable, or copy the workspace to a folder you can write and pass that with --workspace"
@@ -80,7 +89,7 @@ def describe_os_error(exc: OSError) -> str:
 
 def user_message(exc: BaseException) -> str | None:
     """The message to show for an error a person can act on, or None for a bug."""
-    if isinstance(exc, PROJECT_ERRORS):
+    if isinstance(exc, project_errors()):
         return str(exc)
     if isinstance(exc, OSError):
         return describe_os_error(exc)

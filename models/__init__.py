@@ -6,82 +6,39 @@ One small module per paper block:
 * ``adde``: the Attribute-Driven Disentangled Encoder (ADDE, Hou et al. 2021);
 * ``grl``: gradient-reversal disentanglement heads and loss (Scaramuzzino et al. 2023);
 * ``memory``: the prototype memory block and manipulation indicator (ADDE / PRL Eq. 6-7);
-* ``losses``: ADDE training losses, weights and margin schedule;
+* ``losses``: ADDE training losses and margin schedule (``loss_weights``: their weights, torch-free);
 * ``labels``: the attribute label codecs they share.
+
+The package imports nothing itself: ``from models.losses import ...`` loads only that block (and torch), and
+``models.NAME`` for a name below loads its module on first use (PEP 562), so torch-free modules such as
+``models.loss_weights`` can be read without importing torch.
 """
+from __future__ import annotations
 
-from models.adde import ADDEConfig, ADDEEncoder, ADDEOutput
-from models.backbones import create_backbone, list_backbones, load_backbone_weights, register_backbone
-from models.grl import (
-    GradientReversal,
-    GRLDisentanglementLoss,
-    NClassifierHead,
-    NxNClassifierHead,
-    adaptive_reversal_weight,
-    feature_classifier_accuracy,
-    grad_reverse,
-)
-from models.losses import (
-    ADDELossWeights,
-    ADDEManipulationLoss,
-    AttributeClassificationLoss,
-    CompositionalTripletLoss,
-    ConsistencyLoss,
-    LabelTripletLoss,
-    MarginSchedule,
-    MemoryOffBlockLoss,
-)
-from models.memory import MemoryBlock, apply_edits, manipulation_indicator
+import importlib
+from typing import Any
 
-__all__ = [
-    "ADDEConfig",
-    "ADDEEncoder",
-    "ADDELossWeights",
-    "ADDEManipulationLoss",
-    "ADDEOutput",
-    "AttributeClassificationLoss",
-    "CompositionalTripletLoss",
-    "ConsistencyLoss",
-    "GRLDisentanglementLoss",
-    "GradientReversal",
-    "LabelTripletLoss",
-    "MarginSchedule",
-    "MemoryBlock",
-    "MemoryOffBlockLoss",
-    "NClassifierHead",
-    "NxNClassifierHead",
-    "adaptive_reversal_weight",
-    "apply_edits",
-    "create_backbone",
-    "feature_classifier_accuracy",
-    "grad_reverse",
-    "list_backbones",
-    "load_backbone_weights",
-    "manipulation_indicator",
-    "register_backbone",
-]
+# module -> the names it offers at the package level
+EXPORTS: dict[str, tuple[str, ...]] = {
+    "adde": ("ADDEConfig", "ADDEEncoder", "ADDEOutput",),
+    "backbones": ("create_backbone", "list_backbones", "load_backbone_weights", "register_backbone",),
+    "grl": ("GradientReversal", "GRLDisentanglementLoss", "NClassifierHead", "NxNClassifierHead",
+            "adaptive_reversal_weight", "feature_classifier_accuracy", "grad_reverse",),
+    "losses": ("ADDEManipulationLoss", "AttributeClassificationLoss", "CompositionalTripletLoss", "ConsistencyLoss",
+               "LabelTripletLoss", "MarginSchedule", "MemoryOffBlockLoss",),
+    "loss_weights": ("ADDELossWeights",),
+    "memory": ("MemoryBlock", "apply_edits", "manipulation_indicator",),
+    "compositors": ("RTIC", "TIRG", "create_compositor", "list_compositors", "register_compositor",),
+    "outfit": ("OutfitCompatibilityHead", "OutfitRankingLoss",),
+    "text": ("TextEncoder", "Vocabulary", "tokenize",),
+    "uigr": ("TASKS", "BBCLoss", "UIGRComposition", "UIGRConfig", "UIGRLossTerms", "UIGRModel",),
+}
+_MODULE_OF = {name: module for module, names in EXPORTS.items() for name in names}
+__all__ = sorted(_MODULE_OF)
 
-# composed retrieval (UIGR: text encoder, compositors, unified TGR + VCR model) and ADDE-O outfit head
-from models.compositors import RTIC, TIRG, create_compositor, list_compositors, register_compositor  # noqa: E402
-from models.outfit import OutfitCompatibilityHead, OutfitRankingLoss  # noqa: E402
-from models.text import TextEncoder, Vocabulary, tokenize  # noqa: E402
-from models.uigr import TASKS, BBCLoss, UIGRComposition, UIGRConfig, UIGRLossTerms, UIGRModel  # noqa: E402
 
-__all__ += [
-    "BBCLoss",
-    "OutfitCompatibilityHead",
-    "OutfitRankingLoss",
-    "RTIC",
-    "TASKS",
-    "TIRG",
-    "TextEncoder",
-    "UIGRComposition",
-    "UIGRConfig",
-    "UIGRLossTerms",
-    "UIGRModel",
-    "Vocabulary",
-    "create_compositor",
-    "list_compositors",
-    "register_compositor",
-    "tokenize",
-]
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"models.{module}"), name)

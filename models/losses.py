@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models.labels import label_tuple_ids
+from models.loss_weights import ADDELossWeights  # noqa: F401 (re-exported: the losses combine with it)
 
 
 def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -143,24 +144,6 @@ class MarginSchedule:
         if epoch < 0:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         return self.start + self.step * (epoch // self.every)
-
-
-@dataclass
-class ADDELossWeights:
-    """Weights of supp. Eq. 1 (ADDE supp. Sec. 2)."""
-
-    cls: float = 0.2  # w_cls, attribute classification
-    lt: float = 1.0  # w_lt, label triplet
-    ct: float = 1.0  # w_ct, compositional triplet
-    c: float = 1.0  # w_c, consistency with the memory
-    mem: float = 0.4  # w_mem, off-block L1 of the memory
-
-    def combine(self, terms: Mapping[str, Any]) -> Any:
-        """Weighted sum of the named terms present in ``terms`` (keys: cls, lt, ct, c, mem)."""
-        unknown = sorted(set(terms) - {"cls", "lt", "ct", "c", "mem"})
-        if unknown:
-            raise ValueError(f"unknown loss term(s) {unknown}; expected cls, lt, ct, c, mem")
-        return sum(getattr(self, name) * value for name, value in terms.items())
 
 
 class ADDEManipulationTerms(NamedTuple):

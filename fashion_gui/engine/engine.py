@@ -13,22 +13,18 @@ app's worker thread). Every search runs under ``torch.inference_mode()``.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from fashion_gui.atomic import atomic_write_json
 from fashion_gui.catalog.images import ImageSource, open_image
 from fashion_gui.catalog.schema import MISSING, SchemaError
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.engine.edits import EditPolicy
+from fashion_gui.engine.config import INDEX_CONFIG_FILE, EngineConfig, load_index_config, save_index_config  # noqa: F401
 from fashion_gui.engine.models import ModelInfo, scan_models
 from fashion_gui.engine.requests import (
     EngineError,
@@ -51,7 +47,7 @@ from fashion_gui.engine.retriever import (
 )
 from fashion_gui.index import IndexConfig, KnnGraph, Typicality, path_to_category, shortest_path, typicality
 from fashion_gui.inference.checkpoint import CheckpointError
-from fashion_gui.inference.device import resolve_device
+from fashion_gui.inference.device import describe_devices, resolve_device
 from fashion_gui.methods import REQUEST_KINDS, get_method, list_methods, methods_serving
 from fashion_gui.workspace import Workspace
 
@@ -59,28 +55,6 @@ log = logging.getLogger(__name__)
 
 FULL = "full"
 PATHS = "paths"  # the request kind of style paths and typicality (served by the encoder)
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """What the engine loads and how it searches; the settings pane edits these."""
-
-    encoder_model: str | None = None  # checkpoint folder of the encoder model; None: automatic (the first
-    #                                   usable encoder in registry order, one named after its method first)
-    models: Mapping[str, str] = field(default_factory=dict)  # request kind -> checkpoint folder serving it;
-    #                                   a kind left out: the encoder if it serves it, else automatic
-    edits: EditPolicy = EditPolicy()  # how edits are ranked: visual (default), labels or paper (engine/edits.py)
-    gallery_split: str | None = None  # search one split only; None: the whole catalog
-    index: IndexConfig | None = None  # None: the workspace's saved parameters (index_config.json), else defaults
-    graph_k: int = 5  # neighbours per item in the style-path graph (cooperative embeddings: 5)
-    connect_graph: bool = True  # join the graph's islands by their shortest edges (knn_graph.bridge_components)
-    encode_batch: int = 256  # images per batch when encoding the gallery
-    category_vote: int = 10  # neighbours voting on an uploaded image's category (no category classifier)
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.models) - set(REQUEST_KINDS))
-        if unknown:
-            raise ValueError(f"EngineConfig.models: unknown request kinds {unknown}; known: {', '.join(REQUEST_KINDS)}")
 
 
 class RetrievalEngine:
@@ -214,7 +188,7 @@ class RetrievalEngine:
     def describe(self) -> dict:
         """Figures for the status bar, ``fashion index build`` and logs."""
         return {
-            "workspace": str(self.workspace.root), "device": str(self.device),
+            "workspace": str(self.workspace.root), "device": str(self.device), "devices": describe_devices(),
             "encoder_model": self.encoder.checkpoint.path.name, "method": self.encoder.checkpoint.method,
             "models": {kind: r.checkpoint.path.name for kind, r in self.retrievers.items()},
             "retrievers": {r.checkpoint.path.name: r.describe() for r in {id(r): r for r in self.retrievers.values()}.values()},
@@ -422,20 +396,5 @@ def _encoders() -> list[str]:
     return list_methods(encoder=True)
 
 
-INDEX_CONFIG_FILE = "index_config.json"
 
 
-def load_index_config(ws: Workspace) -> IndexConfig:
-    """The workspace's index parameters (``<workspace>/indexes/index_config.json``), or the defaults."""
-    path = ws.indexes / INDEX_CONFIG_FILE
-    if not path.is_file():
-        return IndexConfig()
-    try:
-        return IndexConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
-        raise EngineError(f"{path} is not a valid index configuration ({exc}); fix or delete it") from exc
-
-
-def save_index_config(ws: Workspace, config: IndexConfig) -> None:
-    """Remember index parameters for this workspace (atomic write); the next open rebuilds to match."""
-    atomic_write_json(ws.indexes / INDEX_CONFIG_FILE, config.to_dict())

@@ -27,10 +27,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any
 
 from fashion_gui.atomic import (
     OLD_SUFFIX,
@@ -47,6 +44,10 @@ from fashion_gui.atomic import (
     staged_dir,
     temp_label,
 )
+
+if TYPE_CHECKING:  # torch loads where weights are read or written, not to list checkpoints (issue 16)
+    import torch
+    import torch.nn as nn
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class Checkpoint:
             raise CheckpointError(
                 f"{path} does not match {self.path / CONFIG_FILE} (its sha256 differs from the one recorded at "
                 f"the save: the file was damaged or replaced); retrain with {self.retrain_hint}")
+        import torch
+
         try:
             state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
         except Exception as exc:  # a damaged file makes the unpickler fail in many ways
@@ -152,6 +155,8 @@ def torch_bytes(obj: Any) -> bytes:
     """``torch.save`` into memory: a write that fails later (disk full) raises a plain OSError naming the
     file, not torch's "unexpected pos" RuntimeError."""
     buffer = io.BytesIO()
+    import torch
+
     torch.save(obj, buffer)
     return buffer.getvalue()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from fashion_gui.methods.options import option
 from fashion_gui.methods.registry import MethodSpec, Stage, register_method
-from models.losses import ADDELossWeights
+from models.loss_weights import ADDELossWeights
 
 ATTRIBUTE_STAGES = (Stage("attributes", "epochs", "attribute learning"),
                     Stage("manipulation", "manip_epochs", "memory-block manipulation"))

@@ -69,7 +69,7 @@ def _peak_mb() -> float:
 
 def encode_pass(engine, folder: Path, cases: list[Case]) -> list[Outcome]:
     """``engine.encode`` on every case; memory is the growth of the process's peak over its value before."""
-    from fashion_gui.errors import PROJECT_ERRORS
+    from fashion_gui.errors import project_errors
 
     base = _peak_mb()
     out = []
@@ -80,7 +80,7 @@ def encode_pass(engine, folder: Path, cases: list[Case]) -> list[Outcome]:
         try:
             engine.encode(path)
             loaded = True
-        except PROJECT_ERRORS as exc:
+        except project_errors() as exc:
             message, own = str(exc), True
         except Exception as exc:  # a crash of the loader: recorded, the pass goes on
             message = f"{type(exc).__name__}: {exc}"

@@ -18,18 +18,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
 
-from fashion_gui.engine import EngineConfig, RetrievalEngine
+from fashion_gui.engine import EngineConfig
 from fashion_gui.errors import failure_message, user_message
 from fashion_gui.workspace import Workspace
 
+if TYPE_CHECKING:
+    from fashion_gui.engine.engine import RetrievalEngine
+
 log = logging.getLogger(__name__)
 
-Job = Callable[[RetrievalEngine], Any]
+Job = Callable[["RetrievalEngine"], Any]
 
 
 class EngineWorker(QObject):
@@ -50,6 +52,9 @@ class EngineWorker(QObject):
     def open(self, workspace: Workspace, device: str, config: EngineConfig | None) -> None:
         self.close()
         try:
+            self.progress.emit("loading torch and the engine", 0, 0)
+            from fashion_gui.engine.engine import RetrievalEngine  # torch loads here, on this thread (issue 16)
+
             self.engine = RetrievalEngine.open(workspace, device=device, config=config,
                                                progress=lambda *a: self.progress.emit(*a))
         except Exception as exc:  # shown in a dialog; the app keeps running without an engine
@@ -66,6 +71,8 @@ class EngineWorker(QObject):
             return
         start = time.perf_counter()
         try:
+            import torch  # loaded by the engine already
+
             with torch.inference_mode():
                 value = job(self.engine)
         except Exception as exc:

@@ -458,7 +458,11 @@ class SearchWindow(QMainWindow):
 
     def _on_engine_progress(self, stage: str, done: int, total: int) -> None:
         self.open_progress.show()
-        self.open_progress.setMaximum(max(total, 1))
+        if total <= 0:  # a step without a count (loading torch): a busy bar
+            self.open_progress.setMaximum(0)
+            self.status_engine.setText(f"preparing the search: {stage}...")
+            return
+        self.open_progress.setMaximum(total)
         self.open_progress.setValue(done)
         self.open_progress.setFormat(f"{stage} %p%")
         self.status_engine.setText(f"preparing the search: {stage} ({done}/{total})")

@@ -252,6 +252,8 @@ def test_a_training_the_command_refuses_gives_its_message(qtbot, pane, ws):
 
 def test_apply_emits_the_choices_and_saves_the_index_parameters(qtbot, pane, ws):
     search = pane.search
+    assert pane.devices == {} and "torch is loading" in search.device_note.text()  # before the engine reports
+    pane.set_engine_info({"devices": {"cuda": False, "gpus": [], "torch": "2.x", "threads": 2}})
     cuda = search.device_box.findData("cuda")
     if not pane.devices["cuda"]:
         item = search.device_box.model().item(cuda)

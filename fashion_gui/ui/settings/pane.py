@@ -4,7 +4,7 @@ demo, import a CSV) and the Training tab (a method's options, training in a chil
 The search window puts it in a dock and listens: ``apply_requested(workspace, device, config)`` (reopen
 the engine; it rebuilds the indexes whose parameters changed), ``workspace_requested(workspace)`` and
 ``checkpoint_trained(name, method)``. Call ``shutdown()`` before the app quits: it ends any child process.
-Widgets never call torch; the one exception is ``describe_devices()`` for the device list.
+Widgets never call torch: the device list comes with the engine's ``describe()`` (torch loads on its thread).
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from fashion_gui.engine import EngineConfig
-from fashion_gui.inference.device import describe_devices
 from fashion_gui.ui.settings.search_tab import SearchTab
 from fashion_gui.ui.settings.training_tab import TrainingTab
 from fashion_gui.ui.settings.workspace_tab import WorkspaceTab
@@ -42,8 +41,7 @@ class SettingsPane(QWidget):
         self.last_error: str | None = None
         self.engine_info: dict | None = None
         self.models: list[ModelInfo] = []
-        self.devices = describe_devices()
-        self.search = SearchTab(workspace, device, config, self.devices)
+        self.search = SearchTab(workspace, device, config, {})
         self.workspace_tab = WorkspaceTab(self._busy, self.search.current_device)
         self.training = TrainingTab(self._busy, self.search.current_device)
         self.search.apply_requested.connect(self.apply_requested)
@@ -130,6 +128,11 @@ class SettingsPane(QWidget):
     def _on_workspace_built(self, ws: Workspace) -> None:
         self.set_workspace(ws)
         self.workspace_requested.emit(ws)
+
+    @property
+    def devices(self) -> dict:
+        """Torch's view of the devices, once the engine has reported it (empty before)."""
+        return self.search.devices
 
     def set_engine_info(self, info: dict) -> None:
         """What the engine has open (``RetrievalEngine.describe()``), shown in the Search tab."""

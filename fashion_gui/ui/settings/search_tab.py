@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from fashion_gui.engine import EngineConfig, EngineError
 from fashion_gui.engine.edits import EDIT_RANKINGS
 from fashion_gui.engine.models import ModelInfo
-from fashion_gui.engine.engine import INDEX_CONFIG_FILE, load_index_config, save_index_config
+from fashion_gui.engine.config import INDEX_CONFIG_FILE, load_index_config, save_index_config
 from fashion_gui.index import IndexConfig
 from fashion_gui.index.config import SPACES, STORAGE_DTYPES, SUBSPACE_KINDS
 from fashion_gui.methods import REQUEST_KINDS, get_method, list_methods
@@ -113,28 +113,9 @@ class SearchTab(QWidget):
     # --- building ----------------------------------------------------------------------------------------
     def _build_device_group(self, device: str) -> QGroupBox:
         self.device_box = QComboBox()
-        info = self.devices
-        gpus = list(info.get("gpus", []))
-        auto = f"CUDA: {gpus[0]}" if info.get("cuda") and gpus else "the CPU"
-        self.device_box.addItem(f"Automatic (uses {auto})", "auto")
-        self.device_box.addItem(f"CUDA: {gpus[0]}" if gpus else "CUDA (no GPU found)", "cuda")
-        for i, name in enumerate(gpus[1:], start=1):
-            self.device_box.addItem(f"CUDA {i}: {name}", f"cuda:{i}")
-        self.device_box.addItem("CPU", "cpu")
-        if not info.get("cuda"):
-            set_item_enabled(self.device_box, 1, False,
-                             f"torch {info.get('torch', '?')} sees no CUDA GPU (no NVIDIA GPU or driver, or a "
-                             "CPU-only build of torch); search and training run on the CPU")
-        self.device_note = QLabel(f"torch {info.get('torch', '?')}, CPU threads: {info.get('threads', '?')}\n"
-                                  f"{'GPU: ' + ', '.join(gpus) if gpus else 'No CUDA GPU found'}")
+        self.device_note = QLabel()
         self.device_note.setWordWrap(True)
-        index = self.device_box.findData(device)
-        if index < 0 or not item_enabled(self.device_box, index):
-            if device != "auto":
-                self.device_note.setText(self.device_note.text() + f"\n{device!r} is not available here: "
-                                         "using Automatic.")
-            index = 0
-        self.device_box.setCurrentIndex(index)
+        self._fill_devices(device)
         self.device_box.currentIndexChanged.connect(lambda _i: self.device_changed.emit(self.current_device()))
         group = QGroupBox("Device")
         form = QFormLayout(group)
@@ -278,8 +259,52 @@ class SearchTab(QWidget):
             if index >= 0 and item_enabled(box, index):
                 box.setCurrentIndex(index)
 
+    def _fill_devices(self, device: str) -> None:
+        """The device list from ``self.devices`` (torch's view, which arrives with the engine: empty until
+        then, when every choice is offered and the note says so), with ``device`` selected."""
+        info = self.devices
+        known = bool(info)
+        gpus = list(info.get("gpus", []))
+        blocked = self.device_box.blockSignals(True)
+        self.device_box.clear()
+        auto = f"CUDA: {gpus[0]}" if info.get("cuda") and gpus else "the CPU" if known else "a GPU when there is one"
+        self.device_box.addItem(f"Automatic (uses {auto})", "auto")
+        self.device_box.addItem(f"CUDA: {gpus[0]}" if gpus else "CUDA (no GPU found)" if known else "CUDA", "cuda")
+        for i, name in enumerate(gpus[1:], start=1):
+            self.device_box.addItem(f"CUDA {i}: {name}", f"cuda:{i}")
+        self.device_box.addItem("CPU", "cpu")
+        if known and not info.get("cuda"):
+            set_item_enabled(self.device_box, 1, False,
+                             f"torch {info.get('torch', '?')} sees no CUDA GPU (no NVIDIA GPU or driver, or a "
+                             "CPU-only build of torch); search and training run on the CPU")
+        self.device_note.setText(
+            f"torch {info.get('torch', '?')}, CPU threads: {info.get('threads', '?')}\n"
+            f"{'GPU: ' + ', '.join(gpus) if gpus else 'No CUDA GPU found'}" if known else
+            "torch is loading with the search engine: the GPUs are listed once it has opened.")
+        index = self.device_box.findData(device)
+        if index < 0 or not item_enabled(self.device_box, index):
+            if device != "auto":
+                self.device_note.setText(self.device_note.text() + f"\n{device!r} is not available here: "
+                                         "using Automatic.")
+            index = 0
+        self.device_box.setCurrentIndex(index)
+        self.device_box.blockSignals(blocked)
+
+    def set_devices(self, devices: dict) -> None:
+        """Torch's view of the devices (``describe_devices()``, from the engine): relist them, keeping the
+        choice when it is still available (else Automatic, and the device-changed signal says so)."""
+        if devices == self.devices:
+            return
+        before = self.current_device()
+        self.devices = dict(devices)
+        self._fill_devices(before)
+        if self.current_device() != before:
+            self.device_changed.emit(self.current_device())
+
     def set_engine_info(self, info: dict) -> None:
         """What the engine has open (``RetrievalEngine.describe()``): encoder, device, models, indexes."""
+        if info.get("devices"):
+            self.set_devices(info["devices"])
         encoder = info.get("encoder_model", "?")
         parts = [f"<b>{html.escape(str(encoder))}</b> ({html.escape(str(info.get('method', '?')))}) on "
                  f"<b>{html.escape(str(info.get('device', '?')))}</b>", f"{info.get('gallery_items', '?')} items"]
