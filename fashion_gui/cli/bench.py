@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,6 +61,24 @@ def reference_loop_ms() -> float:
     return round(best * 1e3, 2)
 
 
+def cli_start(ws: Workspace, runs: int = 3) -> dict[str, dict[str, float]]:
+    """Seconds from process start to exit of ``fashion --help`` and ``fashion catalog info`` (fresh processes;
+    median and max of ``runs``)."""
+    commands = {"fashion --help": ["--help"], "fashion catalog info": ["catalog", "info", "-w", str(ws.root)]}
+    out = {}
+    for name, argv in commands.items():
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "fashion_gui.cli.main", *argv], capture_output=True,
+                                  text=True, timeout=120)
+            times.append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise RuntimeError(f"{name} failed:\n{done.stderr[-2000:]}")
+        out[name] = {"p50_s": round(statistics.median(times), 3), "max_s": round(max(times), 3)}
+    return out
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen needed; Qt still paints the widgets
     from fashion_gui.ui import bench_ui  # Qt stays under fashion_gui/ui (DESIGN.md layering)
@@ -78,6 +99,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         figures["click_to_results_painted_p50_median_of_repeats_ms"] = p50s[len(p50s) // 2]
     if args.cold_runs > 0:
         figures["cold_start"] = bench_ui.cold_start(ws, runs=args.cold_runs, device=args.device)
+        figures["cli_start"] = cli_start(ws, runs=args.cold_runs)
     text = json.dumps(figures, indent=2)
     print(text)
     if args.json:

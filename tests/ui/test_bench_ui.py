@@ -27,4 +27,7 @@ def test_bench_ui_measures_clicks_and_a_cold_start(qtbot, trained_workspace, tmp
     inside = cold["after_imports"]
     assert 0 < inside["window_shown_s"] <= inside["engine_open_s"] <= inside["usable_s"]
     assert cold["process_start_to_usable_s"]["p50"] > inside["usable_s"]
+    assert inside["window_shown_s"] < cold["process_start_to_window_s"]["p50"] < cold["process_start_to_usable_s"]["p50"]
+    cli = figures["cli_start"]
+    assert set(cli) == {"fashion --help", "fashion catalog info"} and all(c["p50_s"] > 0 for c in cli.values())
     assert json.loads(capsys.readouterr().out)["benchmark"] == "ui"
