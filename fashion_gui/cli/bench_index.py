@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_gui.index.config import IndexConfig
+from fashion_gui.index.config import SUBSPACE_KINDS, IndexConfig
 from fashion_gui.index.exact import ExactIndex
 from fashion_gui.index.hnsw import HnswIndex
 from fashion_gui.index.knn_graph import KnnGraph
@@ -31,6 +31,7 @@ from fashion_gui.index.subspaces import SubspaceIndexSet
 from fashion_gui.index.synthetic import SyntheticEmbeddings, manipulation_queries, synthetic_embeddings
 
 DEFAULTS = IndexConfig()
+DEFAULT_ITEMS = [10000, 100000]
 
 
 def register(bench: argparse._SubParsersAction) -> None:
@@ -39,6 +40,18 @@ def register(bench: argparse._SubParsersAction) -> None:
     _common(q)
     q.add_argument("--k", type=int, default=50, help="results per query (recall@K)")
     q.add_argument("--queries", type=int, default=200, help="timed queries per size")
+    q.add_argument("--subspace-kinds", nargs="+", default=["exact", "projected"], choices=SUBSPACE_KINDS,
+                   help="subspace indexes to time and compare with the exact subspace scan (\"similar in\")")
+    real = q.add_argument_group("real features (instead of synthetic vectors)")
+    real.add_argument("--features", type=Path, default=None,
+                      help="an .npz or .npy of gallery features (N, D): an array named *embedding, else the first")
+    real.add_argument("--workspace", "-w", type=Path, default=None,
+                      help="a workspace: its model's cached gallery features (indexes/<model>/features.npz)")
+    real.add_argument("--model", default=None, help="the workspace's checkpoint (default: the engine's encoder)")
+    real.add_argument("--large-demo", type=int, default=0, metavar="N",
+                      help="render an N-item demo catalog at 64 px into --demo-dir, encode it with the "
+                           "workspace's model, and measure on those features")
+    real.add_argument("--demo-dir", type=Path, default=None, help="where --large-demo builds (kept for reuse)")
     q.set_defaults(func=cmd_query)
 
     i = bench.add_parser("index", help="build, add, save/load time and resident memory of the indexes")
@@ -54,7 +67,8 @@ def register(bench: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--items", type=int, nargs="+", default=[10000, 100000], help="gallery sizes to measure")
+    p.add_argument("--items", type=int, nargs="+", default=DEFAULT_ITEMS,
+                   help="gallery sizes to measure (real features: every item unless given)")
     p.add_argument("--dim", type=int, default=4080, help="embedding dims (split into --attributes chunks)")
     p.add_argument("--attributes", type=int, default=12, help="attribute chunks A (dim must divide by A)")
     p.add_argument("--M", type=int, default=DEFAULTS.M, help="HNSW links per node")
@@ -120,12 +134,13 @@ def _recall(found: list, truth: list, k: int) -> tuple[float, float]:
     return round(float(np.mean(r)), 4), round(float(np.min(r)), 4)
 
 
-def _build_hnsw(data: SyntheticEmbeddings, config: IndexConfig) -> tuple[HnswIndex, float, float]:
+def _build_hnsw(ids: np.ndarray, vectors: np.ndarray, categories: np.ndarray,
+                config: IndexConfig) -> tuple[HnswIndex, float, float]:
     gc.collect()
     rss0 = _rss_mb()
     start = time.perf_counter()
-    index = HnswIndex(data.vectors.shape[1], config)
-    index.build(data.ids, data.vectors, data.categories)
+    index = HnswIndex(vectors.shape[1], config)
+    index.build(ids, vectors, categories)
     build_s = time.perf_counter() - start
     gc.collect()
     return index, build_s, _rss_mb() - rss0
@@ -153,45 +168,100 @@ def _header(name: str, args: argparse.Namespace, config: IndexConfig) -> dict:
     }
 
 
+def _real_features(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """(vectors (N, D), categories (N,), attribute count, description) of real gallery features."""
+    if args.large_demo:
+        from fashion_gui.cli.bench_large import large_demo_features  # torch and the renderer: only here
+
+        return large_demo_features(args.workspace, args.large_demo, args.demo_dir, args.model)
+    if args.workspace is not None:
+        from fashion_gui.cli.bench_large import workspace_features
+
+        return workspace_features(args.workspace, args.model)
+    with np.load(args.features, allow_pickle=False) as data:
+        arrays = {"": data} if isinstance(data, np.ndarray) else {k: data[k] for k in data.files}
+    name = next((k for k in arrays if k.endswith("embedding")), next(k for k, v in arrays.items() if v.ndim == 2))
+    vectors = np.asarray(arrays[name], dtype=np.float32)
+    cats = np.asarray(arrays.get("categories", np.zeros(len(vectors))), dtype=np.int32)
+    return vectors, cats, args.attributes, f"features from {args.features} ({name or 'the array'})"
+
+
+def _query_sets(args: argparse.Namespace):
+    """(items, ids, vectors, categories, queries, attributes, description) per measured size."""
+    if args.features is None and args.workspace is None:
+        for n in args.items:
+            data = _data(args, n)
+            yield (n, data.ids, data.vectors, data.categories,
+                   list(manipulation_queries(data, args.queries, seed=args.seed + 1)), args.attributes, None)
+        return
+    vectors, cats, attributes, what = _real_features(args)
+    if vectors.shape[1] % attributes:
+        raise ValueError(f"the features have {vectors.shape[1]} dims, which do not split into {attributes} "
+                         "attribute chunks; pass --attributes")
+    rng = np.random.default_rng(args.seed)
+    held = rng.choice(len(vectors), size=min(args.queries, len(vectors) // 10), replace=False)
+    keep = np.setdiff1d(np.arange(len(vectors)), held)
+    sizes = sorted({min(n, len(keep)) for n in args.items}) if args.items != DEFAULT_ITEMS else [len(keep)]
+    for n in sizes:
+        rows = keep if n == len(keep) else np.sort(rng.choice(keep, size=n, replace=False))
+        yield (n, np.arange(n, dtype=np.int64), np.ascontiguousarray(vectors[rows]), cats[rows],
+               list(vectors[held]), attributes, f"{what}; queries: {len(held)} held-out items, not indexed")
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     config = _config(args)
     figures = _header("query", args, config)
     figures["k"] = args.k
-    for n in args.items:
-        data = _data(args, n)
-        queries = list(manipulation_queries(data, args.queries, seed=args.seed + 1))
-        exact = ExactIndex(args.dim, config)
-        exact.build(data.ids, data.vectors, data.categories)
+    for n, ids, vectors, categories, queries, attributes, real in _query_sets(args):
+        dim = vectors.shape[1]
+        if real is not None:
+            figures["data"], figures["dim"], figures["attributes"] = real, dim, attributes
+        exact = ExactIndex(dim, config)
+        exact.build(ids, vectors, categories)
         truth, exact_t = _timed(lambda q: exact.search(q, args.k), queries)
-        index, build_s, rss = _build_hnsw(data, config)
+        index, build_s, rss = _build_hnsw(ids, vectors, categories, config)
         found, hnsw_t = _timed(lambda q: index.search(q, args.k), queries)
         rec, rec_min = _recall(found, truth, args.k)
-        cats = [int(c) for c in np.random.default_rng(args.seed).integers(0, data.categories.max() + 1, len(queries))]
+        cats = [int(c) for c in np.random.default_rng(args.seed).integers(0, categories.max() + 1, len(queries))]
         pairs = list(zip(queries, cats))
         cat_truth, cat_exact_t = _timed(lambda qc: exact.search(qc[0], args.k, category=qc[1]), pairs)
         cat_found, cat_t = _timed(lambda qc: index.search(qc[0], args.k, category=qc[1]), pairs)
         cat_rec, _ = _recall(cat_found, cat_truth, args.k)
-        only_cat = all(np.all(data.categories[r.ids] == c) for r, (_, c) in zip(cat_found, pairs))
-        subspaces = SubspaceIndexSet(n_attributes=args.attributes, chunk_dim=args.dim // args.attributes,
-                                     config=config)
-        subspaces.build(data.ids, data.vectors, data.categories)
-        attrs = [int(a) for a in np.random.default_rng(args.seed + 2).integers(0, args.attributes, len(queries))]
-        _, sub_t = _timed(lambda qa: subspaces.search(qa[0], args.k, qa[1]), list(zip(queries, attrs)))
+        only_cat = all(np.all(categories[r.ids] == c) for r, (_, c) in zip(cat_found, pairs))
+        attrs = [int(a) for a in np.random.default_rng(args.seed + 2).integers(0, attributes, len(queries))]
+        asked = list(zip(queries, attrs))
+        subspace: dict[str, dict] = {}
+        sub_truth = None
+        for kind in ["exact", *[k for k in args.subspace_kinds if k != "exact"]]:
+            sub_config = replace(config, subspace_index=kind)
+            start = time.perf_counter()
+            subs = SubspaceIndexSet(n_attributes=attributes, chunk_dim=dim // attributes, config=sub_config)
+            subs.build(ids, vectors, categories)
+            sub_build = time.perf_counter() - start
+            sub_found, sub_t = _timed(lambda qa: subs.search(qa[0], args.k, qa[1]), asked)
+            if sub_truth is None:
+                sub_truth = sub_found
+            sub_rec, sub_min = _recall(sub_found, sub_truth, args.k)
+            if kind in args.subspace_kinds:
+                subspace[kind] = {**_ms(sub_t), f"recall@{args.k}": sub_rec, f"min_recall@{args.k}": sub_min,
+                                  "build_s": round(sub_build, 2)}
+            del subs
         hnsw_p50 = float(np.median(hnsw_t))
         figures["results"].append({
             "items": n,
             "full": {**_ms(hnsw_t), f"recall@{args.k}": rec, f"min_recall@{args.k}": rec_min,
                      "exact_scan": _ms(exact_t), "speedup_vs_exact": round(float(np.median(exact_t)) / hnsw_p50, 1)},
             "category": {**_ms(cat_t), f"recall@{args.k}": cat_rec, "only_that_category": bool(only_cat),
-                         "category_fraction": round(1 / (int(data.categories.max()) + 1), 3),
+                         "category_fraction": round(1 / (int(categories.max()) + 1), 3),
                          "exact_scan": _ms(cat_exact_t)},
-            "subspace_exact_scan": {**_ms(sub_t), "dim": args.dim // args.attributes},
+            "subspace": {"dim": dim // attributes, **subspace},
             "hnsw_build_s": round(build_s, 1),
             "hnsw_rss_delta_mb": round(rss, 1),
             "projection_dims": index.projection.dim if index.projection is not None else 0,
         })
         gc.collect()
-    figures["targets"] = {"full_p50_ms_at_100k": 2.0, "recall": 0.98, "speedup_vs_exact": 30}
+    figures["targets"] = {"full_p50_ms_at_100k": 2.0, "recall": 0.98, "speedup_vs_exact": 30,
+                          "subspace_p50_ms_at_100k": 3.0}
     return _emit(figures, args.json)
 
 
@@ -263,7 +333,7 @@ def cmd_path(args: argparse.Namespace) -> int:
     figures["graph_k"] = args.graph_k
     for n in args.items:
         data = _data(args, n)
-        index, build_s, _ = _build_hnsw(data, config)
+        index, build_s, _ = _build_hnsw(data.ids, data.vectors, data.categories, config)
         start = time.perf_counter()
         graph = KnnGraph.build(index, args.graph_k)
         graph_s = time.perf_counter() - start

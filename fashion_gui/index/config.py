@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 
 SPACES = ("cosine", "l2")
 STORAGE_DTYPES = ("float32", "float16")
-SUBSPACE_KINDS = ("exact", "hnsw")
+SUBSPACE_KINDS = ("exact", "hnsw", "projected")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class IndexConfig:
     min_candidates: int = 100  # floor on the candidate count (100 recovers the exact top 50 in 128-d)
     exact_threshold: int = 5000  # fewer items: exact scan, no build (~4 ms at 5k x 4080); more: HNSW
     category_scan_fraction: float = 0.3  # categories up to this share of items: projected scan (hnsw.py)
-    subspace_index: str = "exact"  # attribute subspaces: "exact" scan or "hnsw" (see subspaces.py)
+    subspace_index: str = "exact"  # attribute subspaces: "exact" scan, "hnsw" or "projected" (see subspaces.py)
+    subspace_search_dim: int = 32  # "projected": dims of each subspace's PCA scan (index/projected.py)
+    subspace_candidates: int = 400  # "projected": candidates re-ranked exactly in the full subspace
     storage: str = "float32"  # re-ranking vectors; "float16" halves memory but adds ~0.9 ms per query
     num_threads: int = 0  # threads for building (0 = all cores); queries always use one thread
     seed: int = 100  # seeds the projection and the HNSW level generator
@@ -54,7 +56,8 @@ class IndexConfig:
         if self.subspace_index not in SUBSPACE_KINDS:
             raise ValueError(f"IndexConfig.subspace_index must be one of {', '.join(SUBSPACE_KINDS)}, "
                              f"not {self.subspace_index!r}")
-        for name in ("M", "ef_construction", "ef_search", "rerank", "min_candidates", "pca_sample"):
+        for name in ("M", "ef_construction", "ef_search", "rerank", "min_candidates", "pca_sample",
+                     "subspace_search_dim", "subspace_candidates"):
             if getattr(self, name) < 1:
                 raise ValueError(f"IndexConfig.{name} must be at least 1, got {getattr(self, name)}")
         if self.search_dim < 0 or self.exact_threshold < 0 or self.num_threads < 0:

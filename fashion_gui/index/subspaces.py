@@ -26,6 +26,7 @@ from fashion_gui.index.config import IndexConfig
 from fashion_gui.index.exact import ExactIndex
 from fashion_gui.index.hnsw import HnswIndex
 from fashion_gui.index.manifest import Chunks, chunk_slices
+from fashion_gui.index.projected import ProjectedScanIndex
 
 CHUNKS_FILE = "chunks.json"
 
@@ -52,6 +53,8 @@ class SubspaceIndexSet:
     def _new_index(self, dim: int) -> VectorIndex:
         if self.config.subspace_index == "hnsw":
             return HnswIndex(dim, replace(self.config, search_dim=0))
+        if self.config.subspace_index == "projected":
+            return ProjectedScanIndex(dim, self.config)
         return ExactIndex(dim, self.config)
 
     def __len__(self) -> int:
@@ -120,7 +123,7 @@ class SubspaceIndexSet:
             raise IndexLoadError(f"subspaces in {directory} span {index_set.dim} dims, expected {dim}")
         loaded: list[VectorIndex] = []
         for a, ((start, stop), kind) in enumerate(zip(chunks, kinds)):
-            cls_ = {"exact": ExactIndex, "hnsw": HnswIndex}.get(kind)
+            cls_ = {"exact": ExactIndex, "hnsw": HnswIndex, "projected": ProjectedScanIndex}.get(kind)
             if cls_ is None:
                 raise IndexLoadError(f"unknown subspace index kind {kind!r} in {directory}")
             sub_config = replace(config, search_dim=0) if kind == "hnsw" else config

@@ -2,6 +2,7 @@
 import argparse
 import json
 
+import numpy as np
 import pytest
 
 from fashion_gui.cli import bench_index
@@ -45,3 +46,28 @@ def test_bench_path(tmp_path):
 def test_bench_rejects_uneven_chunks(tmp_path):
     with pytest.raises(ValueError, match="equal attribute chunks"):
         _run("query", ["--attributes", "5"], tmp_path)
+
+
+def test_bench_query_compares_subspace_kinds_with_the_exact_scan(tmp_path):
+    figures = _run("query", ["--queries", "20", "--k", "10", "--subspace-kinds", "exact", "projected"], tmp_path)
+    sub = figures["results"][0]["subspace"]
+    assert sub["dim"] == 16 and sub["exact"]["recall@10"] == 1.0  # the reference itself
+    assert 0.0 <= sub["projected"]["recall@10"] <= 1.0 and sub["projected"]["p50_ms"] > 0
+
+
+def test_bench_query_on_a_features_file_holds_queries_out(tmp_path):
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((64, 8)))[0]
+    vectors = (rng.standard_normal((600, 8)) @ basis.T).astype(np.float32)  # low-rank, like real features
+    path = tmp_path / "features.npz"
+    np.savez(path, a_embedding=vectors, categories=np.arange(600) % 3)
+    figures = _run("query", ["--queries", "40", "--k", "10", "--features", str(path)], tmp_path)
+    assert "features from" in figures["data"] and "held-out" in figures["data"]
+    row = figures["results"][0]
+    assert row["items"] == 400  # a sample of the 560 rows left after holding 40 out as queries
+    assert row["full"]["recall@10"] >= 0.9 and row["subspace"]["projected"]["recall@10"] >= 0.9
+
+
+def test_bench_query_on_a_workspace_says_how_to_encode_first(tmp_path, demo_workspace):
+    with pytest.raises(ValueError, match="no usable encoder model|fashion index build"):
+        _run("query", ["--queries", "10", "--workspace", str(demo_workspace.root)], tmp_path)

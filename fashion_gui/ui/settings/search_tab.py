@@ -51,7 +51,10 @@ INDEX_HELP: dict[str, tuple[str, str]] = {
     "min_candidates": ("Minimum candidates", "100 recovers the exact top 50 in a 128-d projection"),
     "exact_threshold": ("Exact scan below (items)", "smaller catalogs are scanned exactly, without a graph"),
     "category_scan_fraction": ("Category scan fraction", "categories up to this share of items: projected scan"),
-    "subspace_index": ("Attribute subspaces", "exact scan or an HNSW graph per attribute"),
+    "subspace_index": ("Attribute subspaces", "exact scan, an HNSW graph, or a projected scan + exact re-rank "
+                                              "per attribute"),
+    "subspace_search_dim": ("Subspace scan dimensions", "projected: PCA dims of each attribute's scan"),
+    "subspace_candidates": ("Subspace candidates", "projected: candidates re-ranked exactly per query"),
     "storage": ("Re-ranking vectors", "float16 halves the memory but adds ~0.9 ms per query"),
     "num_threads": ("Build threads", "threads for building (0 = all cores); queries use one"),
     "seed": ("Seed", "seeds the projection and the HNSW level generator"),
