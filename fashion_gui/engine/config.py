@@ -29,6 +29,7 @@ class EngineConfig:
     graph_k: int = 5  # neighbours per item in the style-path graph (cooperative embeddings: 5)
     connect_graph: bool = True  # join the graph's islands by their shortest edges (knn_graph.bridge_components)
     encode_batch: int = 256  # images per batch when encoding the gallery
+    encode_workers: int = 0  # processes decoding gallery images while the model encodes (fashion bench encode)
     category_vote: int = 10  # neighbours voting on an uploaded image's category (no category classifier)
 
     def __post_init__(self) -> None:

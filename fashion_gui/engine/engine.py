@@ -24,7 +24,7 @@ import torch
 from fashion_gui.catalog.images import ImageSource, open_image
 from fashion_gui.catalog.schema import MISSING, SchemaError
 from fashion_gui.catalog.store import Catalog
-from fashion_gui.engine.config import INDEX_CONFIG_FILE, EngineConfig, load_index_config, save_index_config  # noqa: F401
+from fashion_gui.engine.config import EngineConfig, load_index_config
 from fashion_gui.engine.models import ModelInfo, scan_models
 from fashion_gui.engine.requests import (
     EngineError,
@@ -92,7 +92,7 @@ class RetrievalEngine:
                 raise EngineError(f"the {config.gallery_split!r} split of the catalog is empty; "
                                   "pick another gallery split in the settings")
             ctx = EngineContext(ws, catalog, torch_device, config.index or load_index_config(ws),
-                                config.encode_batch, progress, config.edits, gallery_ids=ids)
+                                config.encode_batch, progress, config.edits, config.encode_workers, gallery_ids=ids)
             engine = cls(ws, catalog, torch_device, config, ctx)
             engine._open_models(scan_models(ws, catalog.schema.to_dict()))
         except BaseException:

@@ -53,10 +53,9 @@ class GalleryFeatures:
         return np.fromiter((self.row[int(i)] for i in item_ids), dtype=np.int64, count=len(item_ids))
 
 
-def load_images(workspace: Workspace, catalog: Catalog, item_ids: np.ndarray, size: int
-                ) -> tuple[np.ndarray, torch.Tensor, dict[int, str]]:
-    """Decode items -> (ids that decoded, uint8 (n, 3, S, S), {id: error} for the others)."""
-    paths = [workspace.resolve_image(p) for p in catalog.image_paths(item_ids)]
+def decode_images(paths: list[Path], item_ids: np.ndarray, size: int
+                  ) -> tuple[np.ndarray, torch.Tensor, dict[int, str]]:
+    """Decode files -> (ids that decoded, uint8 (n, 3, S, S), {id: error} for the others)."""
     good, images, bad = [], [], {}
     for item_id, path in zip(item_ids.tolist(), paths):
         try:
@@ -68,9 +67,40 @@ def load_images(workspace: Workspace, catalog: Catalog, item_ids: np.ndarray, si
     return np.asarray(good, dtype=np.int64), torch.from_numpy(stacked), bad
 
 
+class ImageBatches(torch.utils.data.Dataset):
+    """Batch ``b`` = the decoded ``b``-th slice of the items (for a DataLoader whose workers decode)."""
+
+    def __init__(self, paths: list[Path], item_ids: np.ndarray, size: int, batch: int) -> None:
+        self.paths, self.item_ids, self.size, self.batch = paths, np.asarray(item_ids, np.int64), size, batch
+
+    def __len__(self) -> int:
+        return (len(self.item_ids) + self.batch - 1) // self.batch
+
+    def __getitem__(self, b: int) -> tuple[np.ndarray, torch.Tensor, dict[int, str]]:
+        rows = slice(b * self.batch, (b + 1) * self.batch)
+        return decode_images(self.paths[rows], self.item_ids[rows], self.size)
+
+
+def _as_is(sample):
+    return sample
+
+
+def image_batches(workspace: Workspace, catalog: Catalog, item_ids: np.ndarray, size: int, batch: int,
+                  workers: int = 0, pin_memory: bool = False):
+    """(ids, uint8 images, errors) per batch of ``item_ids``, decoded by ``workers`` DataLoader processes
+    (0: here, in order) while the caller encodes; ``pin_memory`` for a fast copy to a CUDA device."""
+    paths = [workspace.resolve_image(p) for p in catalog.image_paths(item_ids)]
+    dataset = ImageBatches(paths, item_ids, size, batch)
+    if workers <= 0 and not pin_memory:
+        return (dataset[b] for b in range(len(dataset)))
+    return iter(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=max(workers, 0),
+                                            pin_memory=pin_memory, collate_fn=_as_is,
+                                            prefetch_factor=2 if workers > 0 else None))
+
+
 def open_features(path: Path, key: dict, workspace: Workspace, catalog: Catalog, item_ids: np.ndarray,
-                  size: int, encode: EncodeFn, batch: int = 256, progress: Progress | None = None
-                  ) -> GalleryFeatures:
+                  size: int, encode: EncodeFn, batch: int = 256, progress: Progress | None = None,
+                  workers: int = 0, pin_memory: bool = False) -> GalleryFeatures:
     """Features of ``item_ids`` from the cache at ``path`` (if built for ``key``), encoding what is missing."""
     item_ids = np.unique(np.asarray(item_ids, dtype=np.int64))
     cached = _read(path, key)
@@ -80,8 +110,8 @@ def open_features(path: Path, key: dict, workspace: Workspace, catalog: Catalog,
     parts_ids = [have_ids[keep]]
     parts = {name: [arr[keep]] for name, arr in cached.arrays.items()} if cached is not None else {}
     skipped: dict[int, str] = {}
-    for start in range(0, len(todo), batch):
-        ids, images, bad = load_images(workspace, catalog, todo[start:start + batch], size)
+    batches = image_batches(workspace, catalog, todo, size, batch, workers, pin_memory) if len(todo) else ()
+    for start, (ids, images, bad) in zip(range(0, len(todo), batch), batches):
         skipped.update(bad)
         if len(ids):
             out = encode(images)

@@ -59,6 +59,7 @@ class EngineContext:
     encode_batch: int = 256
     progress: Progress | None = None
     edit_policy: EditPolicy = field(default_factory=EditPolicy)
+    encode_workers: int = 0  # DataLoader processes decoding gallery images while the model encodes
     prep: BatchPreprocessor = field(init=False)
     gallery_ids: np.ndarray | None = None
     encoder: EncoderRetriever | None = None
@@ -81,7 +82,8 @@ class EngineContext:
         assert self.gallery_ids is not None, "the gallery ids are set before features are encoded"
         return open_features(self.index_folder(checkpoint) / "features.npz", key, self.workspace, self.catalog,
                              self.gallery_ids, image_size, encode, self.encode_batch,
-                             (lambda d, n: self.report(label, d, n)) if self.progress else None)
+                             (lambda d, n: self.report(label, d, n)) if self.progress else None,
+                             workers=self.encode_workers, pin_memory=self.device.type == "cuda")
 
     def index_folder(self, checkpoint: Checkpoint) -> Path:
         return self.workspace.indexes / checkpoint.path.name

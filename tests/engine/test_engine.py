@@ -20,7 +20,7 @@ from fashion_gui.engine import (
     TextFeedback,
 )
 from fashion_gui.engine.edits import EditPolicy
-from fashion_gui.engine.engine import load_index_config, save_index_config
+from fashion_gui.engine.config import load_index_config, save_index_config
 from fashion_gui.index import IndexConfig, UnreachableError
 from fashion_gui.workspace import Workspace
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
 from fashion_gui.catalog.store import Catalog  # noqa: E402
 from fashion_gui.engine import EngineConfig  # noqa: E402
 from fashion_gui.engine.edits import EDIT_RANKINGS, EditPolicy  # noqa: E402
-from fashion_gui.engine.engine import INDEX_CONFIG_FILE, load_index_config  # noqa: E402
+from fashion_gui.engine.config import INDEX_CONFIG_FILE, load_index_config  # noqa: E402
 from fashion_gui.inference.checkpoint import list_checkpoints  # noqa: E402
 from fashion_gui.methods import REQUEST_KINDS, get_method, list_methods  # noqa: E402
 from fashion_gui.ui.settings import SettingsPane  # noqa: E402
