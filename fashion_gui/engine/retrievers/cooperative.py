@@ -1,8 +1,8 @@
 """Cooperative embeddings' retriever (and its Table 3 baselines').
 
 * :class:`AttributeValues` -- no picture: the query is the mean of the asked values' prototypes (each the
-  mean training vector of the value, in its attribute's subspace; Sec. 4.2), scored by cosine over those
-  subspaces;
+  mean training vector of the value, in its attribute's subspace; Sec. 4.2; scaled to unit length so each
+  asked value weighs the same), scored by cosine over those subspaces;
 * :class:`CategoryQuery` -- no picture: the category's prototype (mean training vector in the superspace);
   the ranking is the category's items from typical to atypical, then the nearest others;
 * as the engine's encoder (cooperative only): :class:`SimilarIn` in one attribute subspace, and the spaces
@@ -101,7 +101,10 @@ class CooperativeRetriever(EncoderRetriever):
             if not seen[schema.offsets[a] + v]:
                 raise RequestError(f"{name} {value!r} had no training image, so this model has no query for it")
             rows.append(schema.offsets[a] + v)
-        return queries[rows].mean(0)
+        # each prototype at unit length first, so every asked value weighs the same (a tight colour cluster
+        # would otherwise outweigh a looser one); a single value ranks as its prototype does
+        picked = queries[rows]
+        return (picked / np.maximum(np.linalg.norm(picked, axis=1, keepdims=True), 1e-12)).mean(0)
 
     def _attribute_values(self, request: AttributeValues, k: int) -> Ranking:
         ids, scores = self._scan(self.value_query(request.values), k, self.ctx.category_filter(request.category))
