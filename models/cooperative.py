@@ -52,8 +52,8 @@ def normalize_subspaces(f: torch.Tensor, num_subspaces: int) -> torch.Tensor:
 
 
 def squared_distances(x: torch.Tensor, proxies: torch.Tensor) -> torch.Tensor:
-    """(B, D), (P, D) -> (B, P) squared Euclidean distances D(x, p) = ||x - p||^2."""
-    return (x.unsqueeze(1) - proxies.unsqueeze(0)).pow(2).sum(-1)
+    """(B, D), (P, D) -> (B, P) squared Euclidean distances D(x, p) = ||x - p||^2 (expanded, clamped at 0)."""
+    return (x.pow(2).sum(1, keepdim=True) + proxies.pow(2).sum(1)[None, :] - 2.0 * x @ proxies.t()).clamp_min(0.0)
 
 
 class CooperativeNet(nn.Module):

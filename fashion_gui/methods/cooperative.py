@@ -49,6 +49,8 @@ class CooperativeTrainConfig:
                                       "ordered (Eq. 3-4)")
     order_weight: float = option(1.0, help="weight of R_Order (not given in the paper)", advanced=True)
     order_sigma: float = option(1.0, help="sigma of the rank kernel (Eq. 3)", advanced=True)
+    proxy_std: float = option(0.0, help="std of the proxies' random initialisation (0: 1/sqrt(n), about unit "
+                                        "norm per subspace; the paper only says random)", advanced=True)
     learn_instance_proxies: bool = option(True, help="learn the instance proxies (Table 2a); false: fixed random")
     learn_attribute_proxies: bool = option(True, help="learn the attribute-value proxies (Table 2a)")
     triplet_margin: float = option(0.2, help="margin of the baselines' triplet losses (L2-normalised)",

@@ -66,7 +66,7 @@ class CooperativeTrainer(Trainer):
                                          cfg.order_weight)
             return CooperativeLoss(schema.sizes, cfg.n, instance_category, len(schema.categories), weights, ordered,
                                    cfg.order_sigma, cfg.learn_instance_proxies, cfg.learn_attribute_proxies,
-                                   default_proxy_std(cfg.n))
+                                   cfg.proxy_std or default_proxy_std(cfg.n))
         if cfg.objective in ("multitask", "multitask-triplet"):
             return MultitaskLoss(self.net.dim, schema.sizes, len(schema.categories),
                                  1.0 if cfg.objective == "multitask-triplet" else 0.0, cfg.triplet_margin)
