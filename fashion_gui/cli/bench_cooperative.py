@@ -32,6 +32,7 @@ ROWS: dict[str, tuple[str, str | None, dict]] = {
     "category loss only": ("cooperative", "category-only", {}),
     "fixed proxies": ("cooperative", "fixed-proxies", {}),
     "not ordered": ("cooperative", "not-ordered", {}),
+    "lambda_reg 0.5 (paper)": ("cooperative", "paper-reg", {}),
 }
 COLUMNS = [("instance R@1", ("instance_r1",)), ("attribute mAP", ("attribute", "mAP")),
            ("category mAP", ("category", "mAP")), ("ordered MAE", ("ordered", "mean", "MAE")),
@@ -79,7 +80,8 @@ def cmd_cooperative(args: argparse.Namespace) -> int:
             values = {"seed": seed, "epochs": args.epochs, "image_size": args.image_size, "backbone": args.backbone,
                       "n": args.n, "device": args.device, "cpu_threads": args.cpu_threads, **extra}
             config = spec.make_config(values, preset=preset)
-            out = ws.checkpoints / f"bench-coop-{row.replace(' ', '-').replace('(', '').replace(')', '').replace('+', 'plus')}-s{seed}"
+            slug = "".join(c if c.isalnum() else "-" for c in row).strip("-")
+            out = ws.checkpoints / f"bench-coop-{slug}-s{seed}"
             start = time.perf_counter()
             spec.create_trainer(ws, out, config=config).run()
             seconds = time.perf_counter() - start
