@@ -1,6 +1,7 @@
 """Cooperative embeddings trained by the real trainer on a small demo: the optimizer holds the losses'
 proxies (learned) or leaves them alone (fixed), a short run beats the untrained network on instance R@1,
 attribute mAP and category mAP, and the text-free queries rank items with the asked value/category first."""
+import json
 import shutil
 
 import numpy as np
@@ -114,3 +115,16 @@ def test_beside_another_encoder_the_cooperative_model_answers_text_free_queries(
         assert info["models"]["attribute_values"] == "cooperative" and info["models"]["category"] == "cooperative"
         assert len(engine.search(CategoryQuery("coat"), k=5)) == 5
         assert engine.can("manipulate")  # the encoder's kinds stay the encoder's
+
+
+def test_fashion_search_without_a_picture(coop_ws, capsys):
+    from fashion_gui.cli.main import main
+
+    args = ["search", "-w", str(coop_ws.root), "--model", "cooperative", "--k", "3"]
+    assert main([*args, "--values", "colour=red", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["query"] is None and out["requested"] == {"colour": "red"} and len(out["hits"]) == 3
+    assert all(-1.0 <= h["score"] <= 1.0 for h in out["hits"])  # cosine over the asked subspaces
+    assert main([*args, "--typical", "shoes"]) == 0
+    assert "CategoryQuery (no picture) in category: asked category=shoes" in capsys.readouterr().out
+    assert main([*args, "--values", "colour=red", "--set", "pattern=solid"]) == 2

@@ -124,7 +124,9 @@ class CooperativeRetriever(EncoderRetriever):
         if category is not None:
             keep = self.ctx.catalog.categories_of(ids) == category
             vectors, ids = vectors[keep], ids[keep]
-        scores = vectors @ query.astype(np.float32)
+        support = query != 0  # the query's dims: cosine there (every subspace of a gallery vector is unit length)
+        norms = np.linalg.norm(vectors[:, support], axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+        scores = (vectors @ query.astype(np.float32)) / np.maximum(norms, 1e-12)
         order = np.argsort(-scores, kind="stable")[:k]
         return ids[order], scores[order].astype(np.float32)
 
