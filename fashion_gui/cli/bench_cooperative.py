@@ -4,6 +4,7 @@ test split with the registered evaluator (README table; resumable like the other
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import time
@@ -70,6 +71,7 @@ def cmd_cooperative(args: argparse.Namespace) -> int:
         raise ValueError(f"{ws.root} has no catalog.sqlite; create it with `fashion catalog demo -w {ws.root}`")
     device = resolve_device(args.device)
     runs = previous_runs(args.json) if args.json else []
+    protocol: dict = {}
     for row in args.rows:
         method, preset, extra = ROWS[row]
         spec = get_method(method)
@@ -88,19 +90,20 @@ def cmd_cooperative(args: argparse.Namespace) -> int:
             with Catalog.open(ws.catalog_path) as catalog:
                 ckpt = load_checkpoint(out, catalog.schema.to_dict())
                 report = spec.evaluate(EvalRequest(ws, catalog, ckpt, "test", device))
+            protocol = report.protocol
             row_metrics = {label: _get(report.metrics, path) for label, path in COLUMNS}
             runs.append({"row": row, "method": method, "preset": preset, "seed": seed,
-                         "train_seconds": round(seconds, 1), "metrics": row_metrics, "protocol": report.protocol,
+                         "train_seconds": round(seconds, 1), "metrics": row_metrics,
                          "per_type": {"attribute": report.metrics["attribute"]["per_type"],
                                       "ordered": report.metrics["ordered"]}})
             print(f"{row} seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in row_metrics.items())
                   + f" ({seconds:.0f} s)", flush=True)
             if args.json:
-                atomic_write_json(args.json, _payload(args, ws, device, runs, None, None))
+                atomic_write_json(args.json, _payload(args, ws, device, runs, None, None, protocol))
     summary, table = summarise(runs, [r for r in ROWS if any(run["row"] == r for run in runs)])
     print(table)
     if args.json:
-        atomic_write_json(args.json, _payload(args, ws, device, runs, summary, table))
+        atomic_write_json(args.json, _payload(args, ws, device, runs, summary, table, protocol))
     return 0
 
 
@@ -122,6 +125,9 @@ def summarise(runs: list[dict], rows: list[str]) -> tuple[dict, str]:
     return summary, "\n".join(lines)
 
 
-def _payload(args: argparse.Namespace, ws: Workspace, device, runs: list, summary, table) -> dict:
+def _payload(args: argparse.Namespace, ws: Workspace, device, runs: list, summary, table, protocol: dict) -> dict:
+    if not protocol and args.json and args.json.exists():  # every run was already there: keep the file's
+        protocol = json.loads(args.json.read_text()).get("protocol") or {}
     return {"benchmark": "cooperative", "config": config_record(args, ws), "device": str(device),
-            "torch_threads": torch.get_num_threads(), "runs": runs, "summary": summary, "markdown": table}
+            "torch_threads": torch.get_num_threads(), "protocol": protocol, "runs": runs, "summary": summary,
+            "markdown": table}

@@ -17,6 +17,7 @@ def test_bench_cooperative_writes_runs_and_a_table(demo_workspace, tmp_path, cap
                                                              ("(a) multitask", 0), ("(a) multitask", 1)]
     assert set(data["summary"]) == {"untrained", "(a) multitask"} and data["summary"]["untrained"]["seeds"] == 2
     assert "| (a) multitask | 2 |" in data["markdown"] and "instance R@1" in data["markdown"]
-    assert "protocol" in data["runs"][0] and 0 <= data["runs"][0]["metrics"]["attribute mAP"] <= 1
+    assert "instance" in data["protocol"] and 0 <= data["runs"][0]["metrics"]["attribute mAP"] <= 1
     assert main(args) == 0  # resumed: every run is already in the file
     assert capsys.readouterr().out.count("already in") == 4
+    assert json.loads(out.read_text())["protocol"] == data["protocol"]
