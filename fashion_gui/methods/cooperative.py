@@ -80,6 +80,12 @@ ABLATIONS = {
     "paper-reg": {"lambda_reg": 0.5},
 }
 
+# the proxy options mean nothing to the baselines (and the triplet margin nothing to the proxies): their
+# entries fix them at the defaults, so the CLI flags and the Training form offer only what applies
+_PROXY_OPTIONS = {name: getattr(CooperativeTrainConfig, name) for name in (
+    "lambda_ins", "lambda_attr", "lambda_cat", "lambda_reg", "ordered", "order_weight", "order_sigma", "proxy_std",
+    "learn_instance_proxies", "learn_attribute_proxies", "proxy_lr_scale")}
+
 _COMMON = dict(paper="Cooperative embeddings (Thong, Snoek, Smeulders)", config_cls=CooperativeTrainConfig,
                trainer="fashion_gui.training.cooperative:CooperativeTrainer",
                evaluator="fashion_gui.training.cooperative_eval:evaluate",
@@ -89,24 +95,26 @@ _COMMON = dict(paper="Cooperative embeddings (Thong, Snoek, Smeulders)", config_
 register_method(MethodSpec(
     name="cooperative", description="cooperative embeddings: instance, attribute and category proxies in one "
                                     "superspace of attribute subspaces",
-    serves=("similar_in", "paths", *QUERYLESS_KINDS), encoder=True, fixed={"objective": "cooperative"},
+    serves=("similar_in", "paths", *QUERYLESS_KINDS), encoder=True,
+    fixed={"objective": "cooperative", "triplet_margin": CooperativeTrainConfig.triplet_margin},
     presets=ABLATIONS, **_COMMON,
 ))
 
 register_method(MethodSpec(
     name="coop-multitask", description="baseline (a) of cooperative embeddings: K attribute heads + a category "
                                        "head on one shared embedding",
-    serves=QUERYLESS_KINDS, fixed={"objective": "multitask"}, **_COMMON,
+    serves=QUERYLESS_KINDS, fixed={"objective": "multitask", "triplet_margin": CooperativeTrainConfig.triplet_margin,
+                                   **_PROXY_OPTIONS}, **_COMMON,
 ))
 
 register_method(MethodSpec(
     name="coop-multitask-triplet", description="baseline (b) of cooperative embeddings: multitask + an "
                                                "instance triplet loss",
-    serves=QUERYLESS_KINDS, fixed={"objective": "multitask-triplet"}, **_COMMON,
+    serves=QUERYLESS_KINDS, fixed={"objective": "multitask-triplet", **_PROXY_OPTIONS}, **_COMMON,
 ))
 
 register_method(MethodSpec(
     name="coop-concat", description="baseline (c) of cooperative embeddings: K + 2 concatenated subspaces, each "
                                     "trained with a triplet loss (Veit et al.)",
-    serves=QUERYLESS_KINDS, fixed={"objective": "concat-triplet"}, **_COMMON,
+    serves=QUERYLESS_KINDS, fixed={"objective": "concat-triplet", **_PROXY_OPTIONS}, **_COMMON,
 ))
