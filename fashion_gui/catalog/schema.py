@@ -22,12 +22,15 @@ class AttributeType:
 
     ``categories`` lists the item categories the type applies to; an empty tuple means all categories.
     ``noun`` is how feedback text names the type ("change {noun} to {value}").
+    ``ordered``: the values are naturally ordered and ``values`` lists them in that order (sleeve length,
+    heel height...): value index = rank (cooperative embeddings' ordered proxies, Eq. 3-4).
     """
 
     name: str
     values: tuple[str, ...]
     categories: tuple[str, ...] = ()
     noun: str = ""
+    ordered: bool = False
 
     def __post_init__(self) -> None:
         if not self.values:
@@ -36,6 +39,8 @@ class AttributeType:
             raise SchemaError(f"attribute type {self.name!r} lists a value twice: {self.values}")
         if not self.noun:
             object.__setattr__(self, "noun", self.name.replace("_", " "))
+        if not isinstance(self.ordered, bool):
+            raise SchemaError(f"attribute type {self.name!r}: ordered must be true or false, got {self.ordered!r}")
 
     def applies_to(self, category: str) -> bool:
         return not self.categories or category in self.categories
@@ -71,6 +76,11 @@ class AttributeSchema:
     @property
     def names(self) -> list[str]:
         return [t.name for t in self.types]
+
+    @property
+    def ordered_names(self) -> list[str]:
+        """The attribute types declared ordered (their values listed in rank order)."""
+        return [t.name for t in self.types if t.ordered]
 
     @property
     def sizes(self) -> list[int]:
@@ -147,7 +157,8 @@ class AttributeSchema:
         return {
             "categories": list(self.categories),
             "types": [
-                {"name": t.name, "values": list(t.values), "categories": list(t.categories), "noun": t.noun}
+                {"name": t.name, "values": list(t.values), "categories": list(t.categories), "noun": t.noun,
+                 **({"ordered": True} if t.ordered else {})}  # absent when false: older schema dicts stay equal
                 for t in self.types
             ],
         }
@@ -157,7 +168,8 @@ class AttributeSchema:
         return cls(
             categories=tuple(data["categories"]),
             types=tuple(
-                AttributeType(t["name"], tuple(t["values"]), tuple(t.get("categories", ())), t.get("noun", ""))
+                AttributeType(t["name"], tuple(t["values"]), tuple(t.get("categories", ())), t.get("noun", ""),
+                              t.get("ordered", False))
                 for t in data["types"]
             ),
         )

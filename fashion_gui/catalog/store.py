@@ -468,6 +468,7 @@ class Catalog:
         conn = self._conn
         categories = [n for (n,) in conn.execute("SELECT name FROM categories ORDER BY position")]
         types = []
+        ordered = set(json.loads(_read_meta(conn, "ordered_types") or "[]"))  # types whose values are ranked
         self._value_ids: list[list[int]] = []
         for type_id, name, noun in conn.execute("SELECT id, name, noun FROM attribute_types ORDER BY position"):
             vals = conn.execute(
@@ -476,7 +477,8 @@ class Catalog:
             cats = [c for (c,) in conn.execute(
                 "SELECT c.name FROM type_categories t JOIN categories c ON c.id = t.category_id"
                 " WHERE t.type_id = ? ORDER BY c.position", (type_id,))]
-            types.append({"name": name, "values": [v for _, v in vals], "categories": cats, "noun": noun})
+            types.append({"name": name, "values": [v for _, v in vals], "categories": cats, "noun": noun,
+                          "ordered": name in ordered})
             self._value_ids.append([vid for vid, _ in vals])
         return AttributeSchema.from_dict({"categories": categories, "types": types})
 
@@ -524,6 +526,8 @@ def _read_meta(conn: sqlite3.Connection, key: str) -> str | None:
 
 
 def _write_schema(conn: sqlite3.Connection, schema: AttributeSchema) -> None:
+    if schema.ordered_names:  # a meta row, so catalogs written before ordered types read unchanged
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", ("ordered_types", json.dumps(schema.ordered_names)))
     conn.executemany(
         "INSERT INTO categories (id, position, name) VALUES (?, ?, ?)",
         [(i, i, c) for i, c in enumerate(schema.categories)],

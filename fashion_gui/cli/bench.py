@@ -15,6 +15,7 @@ from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.demo.render import benchmark_render
 from fashion_gui.cli import (
     bench_composed,
+    bench_cooperative,
     bench_encode,
     bench_index,
     bench_reliability,
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_reliability.register(cmds)
     bench_threads.register(cmds)
     bench_encode.register(cmds)
+    bench_cooperative.register(cmds)
     u = cmds.add_parser("ui", help="app responsiveness: click to results painted (p50/p95) and cold start")
     add_workspace_arg(u)
     u.add_argument("--clicks", type=int, default=60, help="attribute picks to time")

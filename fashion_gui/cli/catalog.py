@@ -41,8 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     i = cmds.add_parser("import", help="import a dataset into a new catalog")
     add_workspace_arg(i)
-    i.add_argument("--format", choices=("csv",), default="csv")
-    i.add_argument("source", type=Path, help="the CSV file (columns: path, category, one per attribute)")
+    i.add_argument("--format", choices=("csv", "inshop"), default="csv",
+                   help="csv, or inshop: a DeepFashion In-Shop folder (list_eval_partition.txt, boxes, attributes)")
+    i.add_argument("source", type=Path, help="the CSV file (columns: path, category, one per attribute), or the "
+                                             "In-Shop folder")
+    i.add_argument("--no-crop", action="store_true", help="inshop: keep the photographs uncropped")
+    i.add_argument("--val-fraction", type=float, default=0.1, help="inshop: training items made the val split")
     i.add_argument("--images", type=Path, default=None, help="folder the path column is relative to")
     i.add_argument("--schema", type=Path, default=None, help="JSON attribute schema to validate values against")
     i.add_argument("--no-image-check", action="store_true", help="skip opening every image")
@@ -88,6 +92,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     ws = Workspace.at(args.workspace)
+    if args.format == "inshop":
+        from fashion_gui.catalog.inshop import InShopOptions, import_inshop  # noqa: PLC0415
+
+        counts = import_inshop(ws, args.source, InShopOptions(crop=not args.no_crop, val_fraction=args.val_fraction),
+                               force=args.force)
+        print(f"imported {counts['items']} In-Shop images of {counts['instances']} items in {counts['categories']} "
+              f"categories -> {ws.catalog_path}")
+        return 0
     options = CsvImportOptions(images_root=args.images, schema_path=args.schema,
                                check_images=not args.no_image_check)
     counts = import_csv(ws, args.source, options, force=args.force)

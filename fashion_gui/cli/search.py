@@ -9,6 +9,8 @@ from pathlib import Path
 
 from fashion_gui.cli.catalog import add_workspace_arg
 from fashion_gui.engine import (
+    AttributeValues,
+    CategoryQuery,
     Compatible,
     EngineConfig,
     Manipulate,
@@ -55,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     source = s.add_mutually_exclusive_group(required=True)
     source.add_argument("--image", type=Path, help="query image file")
     source.add_argument("--item", type=int, help="catalog item id as the query")
+    source.add_argument("--values", nargs="+", metavar="ATTR=VALUE",
+                        help="no picture: items with these attribute values (cooperative embeddings)")
+    source.add_argument("--typical", metavar="CATEGORY", help="no picture: typical items of a category")
     s.add_argument("--set", action="append", default=[], metavar="ATTR=VALUE",
                    help="attribute edit (repeatable): 'this, but ...' (ADDE memory manipulation)")
     s.add_argument("--similar-in", default=None, metavar="ATTR", help="similar in this attribute only")
@@ -133,7 +138,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     chosen = sum(bool(x) for x in (edits, args.similar_in, args.text))
     if chosen > 1:
         raise RequestError("use one of --set, --similar-in and --text per search")
+    if (args.values or args.typical) and chosen:
+        raise RequestError("--values and --typical take no --set, --similar-in or --text")
     with _open(args) as engine:
+        if args.values or args.typical:
+            request = (AttributeValues(_parse_edits(args.values), category=args.category) if args.values
+                       else CategoryQuery(args.typical))
+            results = engine.search(request, k=args.k)
+            print(json.dumps(_results_dict(results), indent=2) if args.json else _format_described(results))
+            return 0
         query = engine.query_from_item(args.item) if args.item is not None else engine.encode(args.image)
         if args.text:
             request = TextFeedback(query, args.text, category=args.category)
@@ -151,8 +164,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _query_dict(results: Results) -> dict:
+def _format_described(results: Results) -> str:
+    """A search without a picture, as ``_print_results`` prints the others."""
+    asked = ", ".join(f"{k}={v}" for k, v in results.requested.items())
+    lines = [f"{type(results.request).__name__} (no picture) in {results.space}: asked {asked}  "
+             f"({results.seconds * 1e3:.1f} ms)"]
+    for rank, h in enumerate(results.hits, 1):
+        chips = " ".join(("+" if ok else "-") + name for name, ok in h.matches.items())
+        lines.append(f"{rank:>3}. item {h.item_id:<6} {h.score:+.3f}  {h.category:<10} {chips:<24} {h.image_path}")
+    return "\n".join(lines)
+
+
+def _query_dict(results: Results) -> dict | None:
     q = results.request.query
+    if q is None:
+        return None
     return {"item_id": q.item_id, "source": q.source, "category": q.category, "attributes": q.attributes,
             "predicted": {k: {"value": v, "confidence": round(c, 4)} for k, (v, c) in q.predicted.items()}}
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from fashion_gui.engine.config import EngineConfig
 from fashion_gui.engine.requests import (
+    AttributeValues,
+    CategoryQuery,
     Compatible,
     EngineError,
     Hit,
@@ -26,9 +28,9 @@ from fashion_gui.engine.requests import (
 from fashion_gui.engine.session import Session, Turn
 
 __all__ = [
-    "Compatible", "EngineConfig", "EngineError", "Hit", "Manipulate", "NotAvailableError", "PathResult",
-    "QueryState", "Request", "RequestError", "Results", "RetrievalEngine", "Session", "SimilarIn", "TextFeedback",
-    "Turn", "TypicalityResult",
+    "AttributeValues", "CategoryQuery", "Compatible", "EngineConfig", "EngineError", "Hit", "Manipulate",
+    "NotAvailableError", "PathResult", "QueryState", "Request", "RequestError", "Results", "RetrievalEngine", "Session",
+    "SimilarIn", "TextFeedback", "Turn", "TypicalityResult",
 ]
 
 

@@ -48,7 +48,7 @@ from fashion_gui.engine.retriever import (
 from fashion_gui.index import IndexConfig, KnnGraph, Typicality, path_to_category, shortest_path, typicality
 from fashion_gui.inference.checkpoint import CheckpointError
 from fashion_gui.inference.device import describe_devices, resolve_device
-from fashion_gui.methods import REQUEST_KINDS, get_method, list_methods, methods_serving
+from fashion_gui.methods import QUERYLESS_KINDS, REQUEST_KINDS, get_method, list_methods, methods_serving
 from fashion_gui.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,10 @@ class RetrievalEngine:
                                           f"{REQUEST_KINDS[kind]}; methods that do: {', '.join(methods_serving(kind))}")
                 self.retrievers[kind] = open_model(info)
                 continue
-            for info in (m for m in models if m.usable and kind in m.serves and not m.encoder):
+            # an encoder model answers beside the engine's encoder only requests without a query garment
+            # (their query is not an embedding of the engine's encoder)
+            for info in (m for m in models if m.usable and kind in m.serves
+                         and (not m.encoder or kind in QUERYLESS_KINDS)):
                 try:
                     self.retrievers[kind] = open_model(info)
                     break

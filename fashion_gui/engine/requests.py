@@ -84,7 +84,27 @@ class Compatible:
     target_category: str
 
 
-Request = Union[Manipulate, SimilarIn, TextFeedback, Compatible]
+@dataclass(frozen=True, eq=False)
+class AttributeValues:
+    """"Navy and striped", with no picture: items ranked by the mean of the asked values' queries, each the
+    mean training feature of that value in its attribute's subspace (cooperative embeddings, Sec. 4.2)."""
+
+    kind: ClassVar[str] = "attribute_values"
+    values: dict[str, str]  # attribute type -> value
+    category: str | None = None  # optional restriction of the gallery to one category
+    query: ClassVar[None] = None  # no query garment
+
+
+@dataclass(frozen=True, eq=False)
+class CategoryQuery:
+    """"Typical coats", with no picture: the category's mean training feature in the superspace as the query."""
+
+    kind: ClassVar[str] = "category"
+    category: str
+    query: ClassVar[None] = None
+
+
+Request = Union[Manipulate, SimilarIn, TextFeedback, Compatible, AttributeValues, CategoryQuery]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fashion_gui.engine.requests import (
+    AttributeValues,
+    CategoryQuery,
     Compatible,
     Manipulate,
     QueryState,
@@ -21,7 +23,7 @@ from fashion_gui.engine.requests import (
 
 @dataclass(frozen=True)
 class Turn:
-    query: QueryState
+    query: QueryState | None  # None for a turn started without a picture (attribute values, a category)
     request: Request | None = None  # None for a turn that only set a new query
     results: Results | None = None
 
@@ -38,7 +40,11 @@ class Turn:
             return f"\u201c{r.text}\u201d{only}"
         if isinstance(r, Compatible):
             return f"{r.target_category} to go with it"
-        return self.query.source or "query"
+        if isinstance(r, AttributeValues):
+            return ", ".join(f"{k}={v}" for k, v in r.values.items()) + only
+        if isinstance(r, CategoryQuery):
+            return f"typical {r.category}"
+        return (self.query.source if self.query is not None else "") or "query"
 
 
 class Session:

@@ -8,8 +8,10 @@ from fashion_gui.methods import adde  # noqa: F401, I001
 from fashion_gui.methods import grl  # noqa: F401, I001
 from fashion_gui.methods import uigr  # noqa: F401, I001
 from fashion_gui.methods import outfit  # noqa: F401, I001
+from fashion_gui.methods import cooperative  # noqa: F401, I001
 from fashion_gui.methods.options import Option, config_from_dict, config_to_dict, option, options
 from fashion_gui.methods.registry import (
+    QUERYLESS_KINDS,
     REQUEST_KINDS,
     EvalReport,
     EvalRequest,
@@ -22,6 +24,6 @@ from fashion_gui.methods.registry import (
     register_method,
 )
 
-__all__ = ["REQUEST_KINDS", "EvalReport", "EvalRequest", "MethodSpec", "Option", "Stage", "config_from_dict",
+__all__ = ["QUERYLESS_KINDS", "REQUEST_KINDS", "EvalReport", "EvalRequest", "MethodSpec", "Option", "Stage", "config_from_dict",
            "config_to_dict", "get_method", "list_methods", "load_ref", "methods_serving", "option", "options",
            "register_method"]

@@ -23,7 +23,12 @@ REQUEST_KINDS: dict[str, str] = {
     "text": "text feedback",
     "compatible": "items that go with this",
     "paths": "style paths and typicality",
+    "attribute_values": "items with these attribute values (no picture)",
+    "category": "typical items of a category (no picture)",
 }
+# kinds whose requests carry no query garment: they never read the encoder's query embedding, so any model
+# serving them (an encoder too) can answer them beside the engine's encoder
+QUERYLESS_KINDS: tuple[str, ...] = ("attribute_values", "category")
 
 
 @dataclass(frozen=True)

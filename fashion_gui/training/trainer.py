@@ -111,6 +111,10 @@ class Trainer(ABC):
         """What ``config.json`` records besides the options: the architecture needed to rebuild the model."""
         return {}
 
+    def finalize(self) -> None:
+        """After the last stage (its best epoch restored), before the checkpoint is saved: statistics a
+        method keeps with its weights (e.g. query prototypes from the training set)."""
+
     def extra_state(self) -> dict[str, Any]:
         """Method state to keep in ``state.pt`` (checked or restored by :meth:`load_extra_state`)."""
         return {}
@@ -158,6 +162,7 @@ class Trainer(ABC):
             self._finished[stage.name] = stage_metrics
             metrics.update(stage_metrics)
             self._save_state(stage.name, epochs, None)
+        self.finalize()
         metrics = {**metrics, "train_seconds": round(time.perf_counter() - t0, 1), "device": str(self.device)}
         save_checkpoint(self.out_dir, method=self.method,
                         weights={name: m.state_dict() for name, m in self.modules().items()},

@@ -252,12 +252,14 @@ class Filmstrip(QListView):
 
 # --- helpers shared by the path and typicality views ---------------------------------------------------
 def fill_spaces(box: QComboBox, info: dict) -> None:
-    """"full space" plus one entry per attribute type (item data: the engine's space name)."""
+    """"full space" plus one entry per attribute subspace the encoder offers (item data: the engine's space
+    name; ``describe()["spaces"]``, else every attribute type)."""
     current = box.currentData()
     box.clear()
     box.addItem("full space", FULL)
-    for name in info.get("attributes", []):
-        box.addItem(name, name)
+    for name in info.get("spaces", [FULL, *info.get("attributes", [])]):
+        if name != FULL:
+            box.addItem(name, name)
     box.setCurrentIndex(max(box.findData(current), 0))
 
 

@@ -13,6 +13,8 @@
    ``fashion train`` child process; its checkpoint ``screenshot-run`` is left in the workspace).
 6. ``first_run_progress.png``: the first-run dialog while it trains the attribute model (a real first run
    of a small demo catalog in a temporary folder, stopped after the screenshot).
+
+With ``--cooperative CKPT``: only cooperative embeddings' two screenshots (``take_cooperative``).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from PySide6.QtCore import QBuffer, QIODevice, QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from fashion_gui.catalog.store import Catalog  # noqa: E402
+from fashion_gui.engine import EngineConfig  # noqa: E402
 from fashion_gui.ui.app_settings import AppSettings  # noqa: E402
 from fashion_gui.ui.bench_ui import wait_until  # noqa: E402
 from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
@@ -180,6 +183,54 @@ def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int
     return written
 
 
+def take_cooperative(workspace: Workspace, out: Path, model: str = "cooperative", device: str = "cpu",
+                     values: dict[str, str] | None = None, space: str = "colour") -> list[Path]:
+    """Cooperative embeddings' screenshots, with ``model`` (a cooperative checkpoint) as the encoder:
+
+    * ``app_describe_session.png``: a session started without a picture (Describe..., Ctrl+D) from
+      attribute values (default: colour=navy, pattern=striped);
+    * ``app_path_view_subspace.png``: a style path in one attribute subspace of the cooperative model
+      (default: colour), from a result of that session to the most typical reachable shoe.
+    """
+    app = QApplication.instance() or QApplication(["fashion-gui"])
+    apply_style(app)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    values = values or {"colour": "navy", "pattern": "striped"}
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = AppSettings(QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat))
+        client = EngineClient()
+        window = SearchWindow(workspace, client, k=24, settings=settings, device=device,
+                              config=EngineConfig(encoder_model=model))
+        window.resize(1400, 860)
+        window.show()
+        opened: list[dict] = []
+        client.opened.connect(opened.append)
+        window.open_engine()
+        wait_until(app, lambda: bool(opened), 600, "the engine")
+        try:
+            dialog = window.describe()
+            dialog.set_choice(values)
+            _settle(app, window, 0.3)
+            dialog.accept()
+            wait_until(app, lambda: len(window.session) == 1, 60, "the described search")
+            _settle(app, window)
+            _shot(window, out / "app_describe_session.png", written)
+
+            window.tabs.setCurrentWidget(window.path_view)
+            window.path_view.set_source(window.results_model.hit(0).item_id)
+            window.path_view.set_target_category("shoes")
+            window.path_view.set_space(space)
+            window.path_view.find()
+            wait_until(app, lambda: window.path_view.result is not None, 60, "the path")
+            _settle(app, window)
+            _shot(window, out / "app_path_view_subspace.png", written)
+        finally:
+            window.close()
+            client.shutdown()
+    return written
+
+
 def first_run_shot(app: QApplication, folder: Path, path: Path, device: str = "cpu") -> Path:
     """The first-run dialog on a real first run (a smaller catalog, the default models), taken once the
     attribute model has trained two epochs (so the time left is measured), then the run is stopped."""
@@ -209,7 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("resources/screenshots"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--train-epochs", type=int, default=6)
+    parser.add_argument("--cooperative", metavar="CKPT", default=None,
+                        help="take only cooperative embeddings' screenshots, with this checkpoint as the encoder")
     args = parser.parse_args(argv)
+    if args.cooperative:
+        for path in take_cooperative(Workspace.at(args.workspace), args.out, args.cooperative, args.device):
+            print(path)
+        return 0
     for path in take(Workspace.at(args.workspace), args.out, args.device, args.train_epochs):
         print(path)
     return 0

@@ -49,6 +49,8 @@ from PySide6.QtWidgets import (
 
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.engine import (
+    AttributeValues,
+    CategoryQuery,
     Compatible,
     EngineConfig,
     Manipulate,
@@ -61,6 +63,7 @@ from fashion_gui.engine import (
 )
 from fashion_gui.methods import REQUEST_KINDS, list_methods
 from fashion_gui.ui.app_settings import AppSettings, RecentQuery
+from fashion_gui.ui.describe_dialog import DescribeDialog
 from fashion_gui.ui.engine_worker import EngineClient
 from fashion_gui.ui.goes_with import default_partner, outfit_partners
 from fashion_gui.ui.main_window import MainWindow
@@ -151,6 +154,10 @@ class SearchWindow(QMainWindow):
         self.addToolBar(bar)
         self.open_action = QAction(qta.icon("fa5s.folder-open"), "Open image...", self, shortcut=QKeySequence.Open)
         self.paste_action = QAction(qta.icon("fa5s.paste"), "Paste", self, shortcut=QKeySequence.Paste)
+        self.describe_action = QAction(qta.icon("fa5s.list-ul"), "Describe...", self, shortcut=QKeySequence("Ctrl+D"))
+        self.describe_action.setToolTip("Search without a picture: attribute values and/or a category (Ctrl+D)")
+        self.describe_action.triggered.connect(self.describe)
+        self.describe_dialog: DescribeDialog | None = None
         self.undo_action = QAction(qta.icon("fa5s.undo"), "Undo", self)
         self.undo_action.setShortcuts([QKeySequence.Undo, QKeySequence.Back])
         self.redo_action = QAction(qta.icon("fa5s.redo"), "Redo", self)
@@ -181,7 +188,7 @@ class SearchWindow(QMainWindow):
         self.recent_button.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
         self.recent_button.setPopupMode(QToolButton.InstantPopup)
         self.recent_button.setMenu(self.recent_menu)
-        for action in (self.open_action, self.paste_action):
+        for action in (self.open_action, self.paste_action, self.describe_action):
             bar.addAction(action)
         bar.addWidget(self.recent_button)
         for action in (self.browse_action, self.undo_action, self.redo_action):
@@ -337,7 +344,7 @@ class SearchWindow(QMainWindow):
     def _build_menu(self) -> None:
         """File and Edit menus: every toolbar action and shortcut, and Quit (Ctrl+Q)."""
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.open_action, self.paste_action):
+        for action in (self.open_action, self.paste_action, self.describe_action):
             file_menu.addAction(action)
         file_menu.addMenu(self.recent_menu)
         file_menu.addAction(self.browse_action)
@@ -603,6 +610,23 @@ class SearchWindow(QMainWindow):
         category = self._category_filter()
         self._submit(lambda engine: engine.search(SimilarIn(query, attribute, category), k))
 
+    def describe(self) -> DescribeDialog:
+        """Ctrl+D: the dialog that starts a search from attribute values or a category, no picture needed."""
+        dialog = DescribeDialog(self.engine_info or {}, self)
+        dialog.accepted.connect(lambda: self.search_description(*dialog.choice()))
+        self.describe_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def search_description(self, values: dict[str, str], category: str | None = None) -> None:
+        """Attribute values (within ``category`` if given) or a category alone: the first turn of a session
+        without a picture; any result can be the next query."""
+        if not values and not category:
+            return
+        k = self.k_box.value()
+        request = AttributeValues(dict(values), category) if values else CategoryQuery(category)
+        self._submit(lambda engine: engine.search(request, k))
+
     def _category_filter(self) -> str | None:
         return self.query.category if self.same_category.isChecked() and self.query is not None else None
 
@@ -620,7 +644,7 @@ class SearchWindow(QMainWindow):
         self.last_seconds = seconds
         note = f" \u00b7 {value.note}" if value.note else ""
         self.status_time.setText(f"{len(value)} results in {seconds * 1e3:.0f} ms{note}")
-        if new_query:
+        if new_query and value.request.query is not None:  # a search without a picture has no query to keep
             self._remember(value.request.query)
 
     def _remember(self, query: QueryState) -> None:
@@ -713,6 +737,11 @@ class SearchWindow(QMainWindow):
             self.notice.show_note(results.note, results.alternatives_from, len(results.hits))
         else:
             self.notice.show_note("", None, 0)
+        if turn is not None and turn.query is None and turn.request is not None:  # started without a picture
+            self.query_label.clear()
+            self.query_label.setMargin(PLACEHOLDER_MARGIN)
+            self.query_label.setText(f"No picture\n\n{turn.label}")
+            self.query_caption.setText(f"described: {turn.label}")
         request = turn.request if turn is not None else None
         text = request.text if isinstance(request, TextFeedback) else ""
         typing = self.text_box.isModified() and self.text_box.hasFocus()  # not under the user's fingers

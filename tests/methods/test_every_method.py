@@ -11,6 +11,8 @@ import torch
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.store import Catalog
 from fashion_gui.engine import (
+    AttributeValues,
+    CategoryQuery,
     Compatible,
     EngineConfig,
     Manipulate,
@@ -40,6 +42,10 @@ def _request(kind: str, engine: RetrievalEngine, query):
         return TextFeedback(query, "change colour to red")
     if kind == "compatible":
         return Compatible(query, "shoes" if query.category != "shoes" else "bag")
+    if kind == "attribute_values":  # no picture: the query garment is not part of the request
+        return AttributeValues({"colour": "red", "pattern": "solid"})
+    if kind == "category":
+        return CategoryQuery("coat")
     return None  # "paths": engine.path / engine.typicality
 
 
@@ -86,8 +92,10 @@ def test_method_trains_evaluates_and_serves_what_it_declares(name, base_ws, tmp_
                 path_result = engine.path(query.item_id, target_category="shoes")
                 assert path_result.hits[0].item_id == query.item_id and path_result.hits[-1].category == "shoes"
                 continue
-            results = engine.search(_request(kind, engine, query), k=8)
-            assert len(results) == 8 and query.item_id not in results.ids
+            request = _request(kind, engine, query)
+            results = engine.search(request, k=8)
+            assert len(results) == 8
+            assert request.query is None or query.item_id not in results.ids
             assert np.all(np.diff([h.score for h in results.hits]) <= 1e-6), "best first"
         # no other checkpoint of the workspace serves these: refused, naming the methods that would
         others = {m.name for m in (ws.checkpoints.iterdir())} - {folder.name, "adde"}

@@ -45,16 +45,17 @@ DEMO_SCHEMA = AttributeSchema(
         ),
         AttributeType(
             "sleeve", ("sleeveless", "short", "three-quarter", "long"),
-            ("t-shirt", "shirt", "sweater", "dress", "coat"), "sleeves",
+            ("t-shirt", "shirt", "sweater", "dress", "coat"), "sleeves", ordered=True,
         ),
         AttributeType(
             "neckline", ("crew", "v-neck", "scoop", "turtleneck", "collar", "hood"),
             ("t-shirt", "shirt", "sweater", "dress", "coat"), "neckline",
         ),
-        AttributeType("length", ("mini", "knee", "midi", "maxi"), ("dress", "skirt", "coat"), "length"),
+        AttributeType("length", ("mini", "knee", "midi", "maxi"), ("dress", "skirt", "coat"), "length",
+                      ordered=True),
         AttributeType(
             "fit", ("slim", "regular", "loose"),
-            ("t-shirt", "shirt", "sweater", "dress", "skirt", "trousers", "shorts", "coat"), "fit",
+            ("t-shirt", "shirt", "sweater", "dress", "skirt", "trousers", "shorts", "coat"), "fit", ordered=True,
         ),
         AttributeType(
             "fastening", ("none", "buttons", "zip", "laces", "buckle"),
@@ -67,7 +68,7 @@ DEMO_SCHEMA = AttributeSchema(
         AttributeType(
             "texture", ("cotton", "knit", "denim", "leather", "corduroy", "linen"), (), "fabric",
         ),
-        AttributeType("heel", ("flat", "low", "high"), ("shoes",), "heel"),
+        AttributeType("heel", ("flat", "low", "high"), ("shoes",), "heel", ordered=True),
         AttributeType("handle", ("top", "shoulder", "clutch"), ("bag",), "handle"),
     ),
 )
