@@ -41,8 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     i = cmds.add_parser("import", help="import a dataset into a new catalog")
     add_workspace_arg(i)
-    i.add_argument("--format", choices=("csv",), default="csv")
-    i.add_argument("source", type=Path, help="the CSV file (columns: path, category, one per attribute)")
+    i.add_argument("--format", choices=("csv", "asen"), default="csv",
+                   help="csv: images + a CSV; asen: an ASEN dataset folder (FashionAI, DARN, DeepFashion splits)")
+    i.add_argument("source", type=Path, help="the CSV file (columns: path, category, one per attribute), or the "
+                                             "ASEN folder (meta.json, filenames_*, label_train, query_*, candidate_*)")
     i.add_argument("--images", type=Path, default=None, help="folder the path column is relative to")
     i.add_argument("--schema", type=Path, default=None, help="JSON attribute schema to validate values against")
     i.add_argument("--no-image-check", action="store_true", help="skip opening every image")
@@ -88,6 +90,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     ws = Workspace.at(args.workspace)
+    if args.format == "asen":
+        from fashion_gui.catalog.asen_import import import_asen  # noqa: PLC0415
+
+        counts = import_asen(ws, args.source, force=args.force, check_images=not args.no_image_check)
+        print(f"imported {counts['items']} items with {counts['attribute_types']} attribute types and the "
+              f"dataset's query / candidate sets -> {ws.catalog_path}")
+        return 0
     options = CsvImportOptions(images_root=args.images, schema_path=args.schema,
                                check_images=not args.no_image_check)
     counts = import_csv(ws, args.source, options, force=args.force)

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +296,8 @@ class RetrievalEngine:
         with torch.inference_mode():
             ranking = retriever.search(request, k)
         hits = self.hits(ranking.ids, ranking.scores, ranking.requested)
+        if ranking.notes is not None:
+            hits = [replace(h, note=n) for h, n in zip(hits, ranking.notes)]
         return Results(request, tuple(hits), ranking.requested, ranking.space, time.perf_counter() - start,
                        ranking.note, ranking.alternatives_from)
 
