@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.demo.render import benchmark_render
-from fashion_gui.cli import bench_composed, bench_index, bench_reliability, bench_shopper, bench_train
+from fashion_gui.cli import bench_asen, bench_composed, bench_index, bench_reliability, bench_shopper, bench_train
 from fashion_gui.cli.catalog import add_workspace_arg
 from fashion_gui.workspace import Workspace
 
@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_composed.register(cmds)
     bench_shopper.register(cmds)
     bench_reliability.register(cmds)
+    bench_asen.register(cmds)
     u = cmds.add_parser("ui", help="app responsiveness: click to results painted (p50/p95) and cold start")
     add_workspace_arg(u)
     u.add_argument("--clicks", type=int, default=60, help="attribute picks to time")

@@ -43,6 +43,7 @@ class AttributeSpecificModel(nn.Module):
         self.architecture = architecture
         self.modc = isinstance(net, MODCNet)
         self.base = net.base if self.modc else net
+        self._heads, self._heads_version = None, -1
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint, device: torch.device) -> AttributeSpecificModel:
@@ -103,5 +104,8 @@ class AttributeSpecificModel(nn.Module):
         """Attribute-specific unit embeddings (n, D) -> unit vectors in the class space of (attribute, value)."""
         if not self.modc:
             raise ValueError("only MODC models have class-specific spaces")
-        w = self.net.class_heads[self.net.offsets[attribute] + value].float().cpu()  # (D, dc)
-        return F.normalize(torch.from_numpy(np.asarray(embedding, np.float32)) @ w, dim=1).numpy()
+        if getattr(self, "_heads", None) is None or self._heads_version != self.net.class_heads._version:
+            self._heads = self.net.class_heads.detach().float().cpu().numpy()  # (J, D, dc), cached
+            self._heads_version = self.net.class_heads._version
+        x = np.asarray(embedding, np.float32) @ self._heads[self.net.offsets[attribute] + value]  # (n, dc)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -73,6 +73,9 @@ class MODCTrainConfig(ASENTrainConfig):
     ssl_weight: float = option(1.0, help="weight of the SimSiam terms", advanced=True)
     cluster_weight: float = option(1.0, help="weight of the cluster-level loss", advanced=True)
     class_weight: float = option(1.0, help="weight of the class-space instance-level loss", advanced=True)
+    init_from: str | None = option(None, help="a trained checkpoint of the base network (name or path) whose "
+                                              "weights start MODC: its training is the warm-up (then --epochs 0)",
+                                   advanced=True)
 
 
 ASEN_STAGES = (Stage("train", "epochs", "attribute-specific triplets"),)

@@ -28,9 +28,10 @@ import torch
 
 from fashion_gui.catalog.attribute_protocol import attribute_protocol
 from fashion_gui.inference.asen_model import DEFAULT_STAGE, AttributeSpecificModel, build_network
+from fashion_gui.inference.checkpoint import load_checkpoint
 from fashion_gui.inference.preprocess import BatchPreprocessor, ImageBank, load_item_images
 from fashion_gui.methods.asen import ASENTrainConfig
-from fashion_gui.training.asen_eval import SplitFeatures, pseudo_label_accuracy, retrieval_report
+from fashion_gui.training.asen_eval import SplitFeatures, protocol_ids, pseudo_label_accuracy, retrieval_report
 from fashion_gui.training.events import Callback, TrainEvent
 from fashion_gui.training.trainer import Trainer, chunked
 from fashion_gui.workspace import Workspace
@@ -134,7 +135,7 @@ class ASENTrainer(Trainer):
         self.instances = instances
         self.sampler = TripletSampler(self.labels_eff, instances)
         self.val_protocol = attribute_protocol(self.catalog, "val")
-        ids = np.unique(np.concatenate([np.concatenate([q.queries, q.candidates]) for q in self.val_protocol.values()]))
+        ids = protocol_ids(self.val_protocol)
         self.val_images = load_item_images(self.workspace, self.catalog, ids, cfg.image_size)
         if self.labeled.sum() < len(self.labeled):
             self.emit(TrainEvent("start", message=f"{int(self.labeled.sum())} of {len(self.labeled)} training images "
@@ -198,6 +199,24 @@ class MODCTrainer(ASENTrainer):
     """MODC over the network of ``config.network``: the stages of the module docstring."""
 
     modc = True
+
+    def __init__(self, workspace: Workspace, config, out_dir: Path, callbacks: list[Callback] | None = None,
+                 method: str = "modc-asen") -> None:
+        super().__init__(workspace, config, out_dir, callbacks, method)
+        if config.init_from:
+            self.load_base(config.init_from)
+
+    def load_base(self, name: str) -> None:
+        """Start from a trained base network (its training is MODC's warm-up: instance-level loss only)."""
+        path = Path(name) if Path(name).is_dir() else self.workspace.checkpoints / name
+        ckpt = load_checkpoint(path, expected_schema=self.schema.to_dict())
+        arch = ckpt.config.get("architecture", {})
+        mine = {k: v for k, v in self.arch.items() if k not in ("modc", "universal_dim", "class_dim", "cluster_scale")}
+        theirs = {k: arch.get(k) for k in mine}
+        if arch.get("modc") or theirs != mine:
+            raise ValueError(f"{path} is not a {self.config.network} network with this architecture ({theirs} vs "
+                             f"{mine}); train the base network with the same options")
+        ckpt.load_into(self.net.base, "model")
 
     def at_least(self, stage: str, first: str) -> bool:
         return STAGE_ORDER.index(stage) >= STAGE_ORDER.index(first)

@@ -25,24 +25,37 @@ K = 100
 METRICS = ("map@100", "map@all", "recall@100")
 
 
+def protocol_ids(protocol: dict[str, AttributeQueries]) -> np.ndarray:
+    """Every item id of a split's protocol (ascending)."""
+    return np.unique(np.concatenate([np.concatenate([q.queries, q.candidates]) for q in protocol.values()]))
+
+
 class SplitFeatures:
     """Every protocol item of a split embedded in every attribute space (rows keyed by item id)."""
 
     def __init__(self, model: AttributeSpecificModel, workspace, catalog, protocol: dict[str, AttributeQueries],
                  prep: BatchPreprocessor, batch_size: int = 128, images=None) -> None:
-        ids = np.unique(np.concatenate([np.concatenate([q.queries, q.candidates]) for q in protocol.values()]))
-        self.ids = ids
-        self.row = {int(i): r for r, i in enumerate(ids.tolist())}
-        self.labels = catalog.labels(ids)  # (N, A)
+        ids = protocol_ids(protocol)
         if images is None:
             images = load_item_images(workspace, catalog, ids, model.image_size)
-        self.arrays = model.embed(images, prep, batch_size)
+        self.set(ids, catalog.labels(ids), model.embed(images, prep, batch_size), catalog.schema.names)
+
+    def set(self, ids: np.ndarray, labels: np.ndarray, arrays: dict[str, np.ndarray], names: list[str]) -> None:
+        self.ids, self.labels, self.arrays, self.names = ids, labels, arrays, list(names)
+        self.row = {int(i): r for r, i in enumerate(ids.tolist())}
+
+    @classmethod
+    def from_arrays(cls, ids: np.ndarray, labels: np.ndarray, embedding: np.ndarray, names: list[str]) -> SplitFeatures:
+        """Features computed elsewhere: unit ``embedding`` (N, A, D) per attribute (e.g. ADDE-C's chunks)."""
+        feats = cls.__new__(cls)
+        feats.set(ids, labels, {"embedding": embedding}, names)
+        return feats
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         return np.array([self.row[int(i)] for i in ids], dtype=np.int64)
 
 
-def ranked_relevance(model: AttributeSpecificModel, feats: SplitFeatures, a: int, q: AttributeQueries,
+def ranked_relevance(model: AttributeSpecificModel | None, feats: SplitFeatures, a: int, q: AttributeQueries,
                      prioritize: int = 0, known: bool = True) -> np.ndarray:
     """(Q, G) bool: is the candidate at each rank relevant to the query (same value of attribute ``a``).
     ``prioritize`` 0: attribute-space cosine ranking; 1 / 2: MODC's prioritized retrieval over the top 1 / 2
@@ -91,10 +104,11 @@ def scores(relevant: np.ndarray) -> dict[str, float]:
             "recall@100": recall_at_k_multi(relevant, K)}
 
 
-def retrieval_report(model: AttributeSpecificModel, feats: SplitFeatures, protocol: dict[str, AttributeQueries],
-                     prioritize: int = 0, known: bool = True) -> dict[str, Any]:
-    """Per attribute and overall (weighted by queries) MAP@100, MAP@all, Recall@100 (fractions in [0, 1])."""
-    names = model.schema.names
+def retrieval_report(model: AttributeSpecificModel | None, feats: SplitFeatures,
+                     protocol: dict[str, AttributeQueries], prioritize: int = 0, known: bool = True) -> dict[str, Any]:
+    """Per attribute and overall (weighted by queries) MAP@100, MAP@all, Recall@100 (fractions in [0, 1]);
+    ``model`` is needed only for MODC's prioritized retrieval (its class spaces)."""
+    names = feats.names
     per: dict[str, dict[str, float]] = {}
     n_queries: dict[str, int] = {}
     for name, q in protocol.items():
@@ -111,7 +125,7 @@ def retrieval_report(model: AttributeSpecificModel, feats: SplitFeatures, protoc
 def pseudo_label_accuracy(model: AttributeSpecificModel, feats: SplitFeatures,
                           protocol: dict[str, AttributeQueries], include_queries: bool) -> dict[str, Any]:
     """Acc: top-1 pseudo label == true value on the candidates (and the queries when their labels are unknown)."""
-    names = model.schema.names
+    names = feats.names
     per, counts = {}, {}
     for name, q in protocol.items():
         a = names.index(name)
