@@ -93,11 +93,11 @@ def test_engine_serves_similar_in_with_prioritized_retrieval(trained):
         query = engine.query_from_item(int(engine.catalog.ids(split="test")[0]))
         plain = engine.search(SimilarIn(query, "colour"), k=10)
         assert len(plain) == 10 and plain.space == "attribute:colour"
-        assert all(h.note.startswith("colour: ") for h in plain.hits)  # each hit's pseudo label
+        assert all(h.note.startswith("\u2248") for h in plain.hits)  # each hit's pseudo label, "≈red 0.93"
         first = engine.search(SimilarIn(query, "colour", prioritize=1), k=20)
         assert first.note.startswith("same colour ") and "predicted, p = " in first.note
         predicted = first.note.split("same colour ")[1].split(" first")[0]
-        tagged = [h.note.split(": ")[1].split(" (")[0] for h in first.hits]
+        tagged = [h.note[1:].rsplit(" ", 1)[0] for h in first.hits]
         n_first = sum(t == predicted for t in tagged)
         assert tagged[:n_first] == [predicted] * n_first  # the predicted value's items come first
         assert np.all(np.diff([h.score for h in first.hits]) <= 1e-6)

@@ -116,7 +116,7 @@ class AttributeSpecificRetriever(Retriever):
         if self.model.modc:
             pseudo_all = self.gallery["pseudo"].reshape(len(self.gallery.ids), self.n_attr, 2)[:, a, 0]
             conf_all = self.gallery["confidence"].reshape(len(self.gallery.ids), self.n_attr, 2)[:, a, 0]
-            notes = tuple(f"{request.attribute}: {values[int(pseudo_all[r])]} ({conf_all[r]:.2f})" for r in top)
+            notes = tuple(f"\u2248{values[int(pseudo_all[r])]} {conf_all[r]:.2f}" for r in top)  # "≈red 0.93"
         return Ranking(self.gallery.ids[top], scores.astype(np.float32), {request.attribute: value},
                        f"attribute:{request.attribute}", note, None, notes)
 
