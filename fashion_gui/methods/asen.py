@@ -79,6 +79,10 @@ class MODCTrainConfig(ASENTrainConfig):
 
 
 ASEN_STAGES = (Stage("train", "epochs", "attribute-specific triplets"),)
+# the papers' setting (ImageNet ResNet50 cut after layer3 at 224 px, attention 512, embedding 1024, Adam 2e-4);
+# the ASEN++ local branch then reads 112 px crops with the same backbone family (the paper: ResNet34)
+PAPER = {"backbone": "resnet50", "pretrained": True, "image_size": 224, "hidden": 512, "dim": 1024, "lr": 2e-4,
+         "local_size": 112, "batch_size": 32}
 MODC_STAGES = (Stage("warmup", "epochs", "warm-up: instance-level loss"),
                Stage("supervised", "supervised_epochs", "supervised: + cluster-level loss"),
                Stage("ssl_labeled", "ssl_labeled_epochs", "semi-supervised 1: self-supervision, labeled"),
@@ -99,7 +103,7 @@ for _name, _network in NETWORKS.items():
         config_cls=ASENTrainConfig, trainer="fashion_gui.training.asen:ASENTrainer",
         evaluator="fashion_gui.training.asen_eval:evaluate",
         retriever="fashion_gui.engine.retrievers.asen:AttributeSpecificRetriever",
-        serves=("similar_in",), stages=ASEN_STAGES, fixed={"network": _network},
+        serves=("similar_in",), stages=ASEN_STAGES, fixed={"network": _network}, presets={"paper": PAPER},
         checkpoint_name=_fraction_name(_name)))
 for _name, _network in NETWORKS.items():
     register_method(MethodSpec(
@@ -109,5 +113,5 @@ for _name, _network in NETWORKS.items():
         config_cls=MODCTrainConfig, trainer="fashion_gui.training.asen:MODCTrainer",
         evaluator="fashion_gui.training.asen_eval:evaluate",
         retriever="fashion_gui.engine.retrievers.asen:AttributeSpecificRetriever",
-        serves=("similar_in",), stages=MODC_STAGES, fixed={"network": _network},
+        serves=("similar_in",), stages=MODC_STAGES, fixed={"network": _network}, presets={"paper": PAPER},
         checkpoint_name=_fraction_name(f"modc-{_name}")))

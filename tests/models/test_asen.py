@@ -131,3 +131,10 @@ def test_prioritized_ranking_known_versus_pseudo_query_label():
     guessed = prioritized_order(attr_sim, [same], pseudo, [0])
     rel_known, rel_guessed = labels[known] == 1, labels[guessed] == 1
     assert ap_at_k(rel_known[None], 100)[0] > ap_at_k(rel_guessed[None], 100)[0]
+
+
+def test_resnet_backbone_cut_after_layer3():
+    """The papers' setting: ResNet feature maps after layer3 (stride 16); resnet18 keeps the test fast."""
+    net = create_asen("asen", 4, backbone="resnet18", stage="layer3", hidden=16, dim=8).eval()
+    out = net(torch.randn(2, 3, 64, 64), torch.tensor([1, 2]))
+    assert out.attention.shape == (2, 4, 4) and net.branch.backbone.feature_channels("layer3") == 256
