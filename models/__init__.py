@@ -7,7 +7,8 @@ One small module per paper block:
 * ``grl``: gradient-reversal disentanglement heads and loss (Scaramuzzino et al. 2023);
 * ``memory``: the prototype memory block and manipulation indicator (ADDE / PRL Eq. 6-7);
 * ``losses``: ADDE training losses, weights and margin schedule;
-* ``labels``: the attribute label codecs they share.
+* ``labels``: the attribute label codecs they share;
+* ``asen`` / ``modc``: attribute-specific networks (ASEN, ASEN_v2, ASEN++; ``create_asen``) and MODC over them.
 """
 
 from models.adde import ADDEConfig, ADDEEncoder, ADDEOutput
@@ -85,3 +86,10 @@ __all__ += [
     "register_compositor",
     "tokenize",
 ]
+
+# attribute-specific retrieval (ASEN, ASEN_v2, ASEN++) and MODC over them
+from models.asen import ASENOutput, CosineTripletLoss, create_asen, list_asen, register_asen  # noqa: E402
+from models.modc import ClusterLoss, MODCNet, prioritized_order, simsiam_loss  # noqa: E402
+
+__all__ += ["ASENOutput", "ClusterLoss", "CosineTripletLoss", "MODCNet", "create_asen", "list_asen",
+            "prioritized_order", "register_asen", "simsiam_loss"]
