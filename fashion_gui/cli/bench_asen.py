@@ -126,15 +126,15 @@ def summarise(runs: list[dict], fractions: list[float]) -> tuple[dict, str]:
     names = list(dict.fromkeys(n for f in fracs for n in summary[f]))
     head = " | ".join(f"{lab} ({round(100 * float(f))} %)" for f in fracs
                       for lab in ("MAP@100", "MAP@all", "Recall@100", "Acc"))
-    lines = [f"| method | {head} |", "|" + "---|" * (1 + 4 * len(fracs))]
+    lines = [f"| method | seeds | {head} |", "|" + "---|" * (2 + 4 * len(fracs))]
     for name in names:
-        cells = []
+        cells = [" / ".join(str(summary[f].get(name, {}).get("seeds", 0)) for f in fracs)]
         for f in fracs:
             row = summary[f].get(name, {})
             for fig in (*FIGURES, "acc"):
                 cells.append(f"{100 * row[fig][0]:.2f} ± {100 * row[fig][1]:.2f}" if fig in row else "–")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean ± std over seeds, in %; test split; per-attribute query / candidate sets of the catalog; "
+    lines += ["", f"Mean ± std over seeds (seeds = runs per labeled fraction, {' / '.join(fracs)}), in %; test split; per-attribute query / candidate sets of the catalog; "
               "overall = mean over attributes weighted by queries; AP@100 denominator min(R, 100); MAP@all "
               "denominator R; Acc = top-1 pseudo-label accuracy on the evaluated candidates and queries. MODC "
               "starts from the base network's weights (its warm-up) and adds its supervised stage and the "
