@@ -240,6 +240,9 @@ class SearchWindow(QMainWindow):
         self.value_box = QComboBox()
         self.value_box.setToolTip("The value to put first: the query's predicted value, or one you pick")
         self.similar_box.currentTextChanged.connect(self._fill_value_box)
+        for box in (self.prioritize_box, self.value_box):  # narrow: the row must leave room for a docked pane
+            box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(7)
         self._set_prioritize_enabled(False)
         self.k_box = QSpinBox()
         self.k_box.setRange(1, 500)
@@ -618,8 +621,9 @@ class SearchWindow(QMainWindow):
         self._submit(lambda engine: engine.search(SimilarIn(query, attribute, category, prioritize, value), k))
 
     def _set_prioritize_enabled(self, on: bool) -> None:
-        for box in (self.prioritize_box, self.value_box):
+        for box in (self.prioritize_box, self.value_box):  # shown only when the similar-in model has pseudo labels
             box.setEnabled(on)
+            box.setVisible(on)
         if not on:
             self.prioritize_box.setCurrentIndex(0)
 

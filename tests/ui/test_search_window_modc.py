@@ -36,7 +36,7 @@ def test_prioritized_similar_in_from_the_window(qtbot, open_window, modc_workspa
     with qtbot.waitSignal(win.client.opened, timeout=120_000):
         win.reopen(win.workspace, "cpu", EngineConfig(models={"similar_in": "modc-asen"}))
     assert settings.engine_config(win.workspace.root).models == {"similar_in": "modc-asen"}
-    assert win.prioritize_box.isEnabled() and win.value_box.isEnabled()
+    assert win.prioritize_box.isEnabled() and win.value_box.isEnabled() and not win.prioritize_box.isHidden()
     with Catalog.open(win.workspace.catalog_path) as catalog:
         item = catalog.item(int(catalog.ids(split="test")[0]))
         colours = catalog.schema.type("colour").values
@@ -68,3 +68,4 @@ def test_prioritized_similar_in_from_the_window(qtbot, open_window, modc_workspa
 def test_prioritizing_is_off_without_a_modc_model(qtbot, open_window, modc_workspace):
     win = open_window(modc_workspace, k=5)  # automatic choice: the encoder (ADDE-C) serves similar-in
     assert not win.prioritize_box.isEnabled() and win.prioritize_box.currentIndex() == 0
+    assert win.prioritize_box.isHidden() and win.value_box.isHidden()
