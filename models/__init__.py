@@ -7,7 +7,9 @@ One small module per paper block:
 * ``grl``: gradient-reversal disentanglement heads and loss (Scaramuzzino et al. 2023);
 * ``memory``: the prototype memory block and manipulation indicator (ADDE / PRL Eq. 6-7);
 * ``losses``: ADDE training losses and margin schedule (``loss_weights``: their weights, torch-free);
-* ``labels``: the attribute label codecs they share.
+* ``labels``: the attribute label codecs they share;
+* ``asen`` / ``modc``: attribute-specific networks (ASEN, ASEN_v2, ASEN++; ``create_asen``) and MODC over them;
+* ``cooperative``: the cooperative embeddings' superspace model and its proxy losses.
 
 The package imports nothing itself: ``from models.losses import ...`` loads only that block (and torch), and
 ``models.NAME`` for a name below loads its module on first use (PEP 562), so torch-free modules such as
@@ -31,6 +33,8 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "compositors": ("RTIC", "TIRG", "create_compositor", "list_compositors", "register_compositor",),
     "outfit": ("OutfitCompatibilityHead", "OutfitRankingLoss",),
     "text": ("TextEncoder", "Vocabulary", "tokenize",),
+    "asen": ("ASENOutput", "CosineTripletLoss", "create_asen", "list_asen", "register_asen"),
+    "modc": ("ClusterLoss", "MODCNet", "prioritized_order", "simsiam_loss"),
     "uigr": ("TASKS", "BBCLoss", "UIGRComposition", "UIGRConfig", "UIGRLossTerms", "UIGRModel",),
 }
 _MODULE_OF = {name: module for module, names in EXPORTS.items() for name in names}

@@ -14,6 +14,7 @@ from pathlib import Path
 from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
 from fashion_gui.catalog.demo.render import benchmark_render
 from fashion_gui.cli import (
+    bench_asen,
     bench_composed,
     bench_cooperative,
     bench_encode,
@@ -45,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_threads.register(cmds)
     bench_encode.register(cmds)
     bench_cooperative.register(cmds)
+    bench_asen.register(cmds)
     u = cmds.add_parser("ui", help="app responsiveness: click to results painted (p50/p95) and cold start")
     add_workspace_arg(u)
     u.add_argument("--clicks", type=int, default=60, help="attribute picks to time")

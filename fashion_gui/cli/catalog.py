@@ -41,10 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     i = cmds.add_parser("import", help="import a dataset into a new catalog")
     add_workspace_arg(i)
-    i.add_argument("--format", choices=("csv", "inshop"), default="csv",
-                   help="csv, or inshop: a DeepFashion In-Shop folder (list_eval_partition.txt, boxes, attributes)")
-    i.add_argument("source", type=Path, help="the CSV file (columns: path, category, one per attribute), or the "
-                                             "In-Shop folder")
+    i.add_argument("--format", choices=("csv", "inshop", "asen"), default="csv",
+                   help="csv: images + a CSV; inshop: a DeepFashion In-Shop folder (list_eval_partition.txt, "
+                        "boxes, attributes); asen: an ASEN dataset folder (FashionAI, DARN, DeepFashion splits)")
+    i.add_argument("source", type=Path, help="the CSV file (columns: path, category, one per attribute), the "
+                                             "In-Shop folder, or the ASEN folder (meta.json, filenames_*, "
+                                             "label_train, query_*, candidate_*)")
     i.add_argument("--no-crop", action="store_true", help="inshop: keep the photographs uncropped")
     i.add_argument("--val-fraction", type=float, default=0.1, help="inshop: training items made the val split")
     i.add_argument("--images", type=Path, default=None, help="folder the path column is relative to")
@@ -99,6 +101,13 @@ def cmd_import(args: argparse.Namespace) -> int:
                                force=args.force)
         print(f"imported {counts['items']} In-Shop images of {counts['instances']} items in {counts['categories']} "
               f"categories -> {ws.catalog_path}")
+        return 0
+    if args.format == "asen":
+        from fashion_gui.catalog.asen_import import import_asen  # noqa: PLC0415
+
+        counts = import_asen(ws, args.source, force=args.force, check_images=not args.no_image_check)
+        print(f"imported {counts['items']} items with {counts['attribute_types']} attribute types and the "
+              f"dataset's query / candidate sets -> {ws.catalog_path}")
         return 0
     options = CsvImportOptions(images_root=args.images, schema_path=args.schema,
                                check_images=not args.no_image_check)

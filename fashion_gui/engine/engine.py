@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -273,6 +274,8 @@ class RetrievalEngine:
         with torch.inference_mode():
             ranking = retriever.search(request, k)
         hits = self.hits(ranking.ids, ranking.scores, ranking.requested)
+        if ranking.notes is not None:
+            hits = [replace(h, note=n) for h, n in zip(hits, ranking.notes)]
         return Results(request, tuple(hits), ranking.requested, ranking.space, time.perf_counter() - start,
                        ranking.note, ranking.alternatives_from)
 

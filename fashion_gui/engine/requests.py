@@ -63,6 +63,8 @@ class SimilarIn:
     query: QueryState
     attribute: str
     category: str | None = None
+    prioritize: int = 0  # MODC: 0 plain; 1 / 2 = items of the top 1 / 2 classes first ("same <value> first")
+    value: str | None = None  # MODC: the value to put first (None: the query's predicted value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +120,7 @@ class Hit:
     category: str
     attributes: dict[str, str]
     matches: dict[str, bool]
+    note: str = ""  # what the model thinks of this item for the request, e.g. MODC's pseudo label
 
     @property
     def matched_all(self) -> bool:

@@ -45,6 +45,7 @@ class Ranking:
     space: str
     note: str = ""
     alternatives_from: int | None = None  # the rank from which results lack something asked (None: none do)
+    notes: tuple[str, ...] | None = None  # one per id: what the model thinks of the item (MODC: its pseudo label)
 
 
 @dataclass

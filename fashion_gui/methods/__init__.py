@@ -9,6 +9,7 @@ from fashion_gui.methods import grl  # noqa: F401, I001
 from fashion_gui.methods import uigr  # noqa: F401, I001
 from fashion_gui.methods import outfit  # noqa: F401, I001
 from fashion_gui.methods import cooperative  # noqa: F401, I001
+from fashion_gui.methods import asen  # noqa: F401, I001
 from fashion_gui.methods.options import Option, config_from_dict, config_to_dict, option, options
 from fashion_gui.methods.registry import (
     QUERYLESS_KINDS,

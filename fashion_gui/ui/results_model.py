@@ -27,6 +27,8 @@ def caption(hit: Hit) -> str:
     category is checked on the first line (it names the category anyway), so two more chips fit below."""
     mark = (MATCH if hit.matches["category"] else MISS) if "category" in hit.matches else ""
     others = " ".join(f"{MATCH if ok else MISS}{name}" for name, ok in hit.matches.items() if name != "category")
+    if hit.note:  # what the model thinks of the item (MODC: its pseudo label, "≈red 0.93")
+        others = f"{others} {hit.note}".strip()
     return f"{mark}{hit.category} \u00b7 {hit.score:.3f}\n{others}".rstrip()
 
 
@@ -46,6 +48,8 @@ class ResultsModel(ThumbnailListModel):
             if self.is_alternative(row):
                 lines.append("<i>a nearest alternative: it lacks something you asked for</i>")
             lines += [f"{k}: {v}" for k, v in h.attributes.items() if k != "category"]
+            if h.note:
+                lines.append(f"model: {h.note}")
             if h.matches:
                 lines.append("asked: " + ", ".join(f"{k} {'matches' if ok else 'differs'}" for k, ok in h.matches.items()))
             tooltips.append("<br>".join(lines))

@@ -78,6 +78,8 @@ from fashion_gui.workspace import Workspace
 
 THUMB = 128
 QUERY_SIDE = 192
+PRIORITIZE = {"by similarity": 0, "same value first": 1, "top-2 values first": 2}  # MODC prioritized retrieval
+PREDICTED = "predicted value"
 QUERY_PICTURE = QUERY_SIDE - 6  # the query's picture: inside the square's border, not cut by it
 DEFAULT_SIZE = QSize(1400, 860)  # the first start's window, made smaller on a smaller screen
 SETTINGS_SIZE = QSize(1060, 720)  # the settings pane's preferred size when it floats (its widest tab)
@@ -236,6 +238,19 @@ class SearchWindow(QMainWindow):
         self.similar_button = QPushButton(qta.icon("fa5s.equals"), "Similar in")
         self.similar_button.setToolTip("Nearest items in one attribute's subspace only (ADDE-C)")
         self.similar_button.clicked.connect(self.search_similar)
+        # MODC's prioritized retrieval: "same <value> first" (enabled when the similar-in model is a MODC model)
+        self.prioritize_box = QComboBox()
+        self.prioritize_box.addItems(list(PRIORITIZE))
+        self.prioritize_box.setToolTip("MODC: put the items the model labels with the query's value first (its "
+                                       "predicted value, or the one picked on the right); top 2: then its "
+                                       "second most likely value")
+        self.value_box = QComboBox()
+        self.value_box.setToolTip("The value to put first: the query's predicted value, or one you pick")
+        self.similar_box.currentTextChanged.connect(self._fill_value_box)
+        for box in (self.prioritize_box, self.value_box):  # narrow: the row must leave room for a docked pane
+            box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(7)
+        self._set_prioritize_enabled(False)
         self.k_box = QSpinBox()
         self.k_box.setRange(1, 500)
         self.k_box.setValue(k)
@@ -261,6 +276,8 @@ class SearchWindow(QMainWindow):
         controls.addWidget(self.category_box)
         controls.addWidget(self.similar_button)
         controls.addWidget(self.similar_box)
+        controls.addWidget(self.prioritize_box)
+        controls.addWidget(self.value_box)
         controls.addWidget(QLabel("k"))
         controls.addWidget(self.k_box)
 
@@ -489,6 +506,8 @@ class SearchWindow(QMainWindow):
         self._partners_job = self.client.submit(lambda engine: outfit_partners(engine.catalog), channel="partners")
         self.similar_box.clear()
         self.similar_box.addItems(info["attributes"])
+        similar = (info.get("retrievers") or {}).get((info.get("models") or {}).get("similar_in"), {})
+        self._set_prioritize_enabled(bool(similar.get("modc")))
         if previous is None or previous.get("attributes") != info["attributes"] or previous.get("values") != info["values"]:
             self._clear_attribute_boxes()
         if not (info.get("models") or {}).get("text"):  # the engine explains it too, if the user tries
@@ -608,7 +627,23 @@ class SearchWindow(QMainWindow):
             return
         query, attribute, k = self.query, self.similar_box.currentText(), self.k_box.value()
         category = self._category_filter()
-        self._submit(lambda engine: engine.search(SimilarIn(query, attribute, category), k))
+        prioritize = PRIORITIZE[self.prioritize_box.currentText()] if self.prioritize_box.isEnabled() else 0
+        value = self.value_box.currentText() if prioritize and self.value_box.currentIndex() > 0 else None
+        self._submit(lambda engine: engine.search(SimilarIn(query, attribute, category, prioritize, value), k))
+
+    def _set_prioritize_enabled(self, on: bool) -> None:
+        for box in (self.prioritize_box, self.value_box):  # shown only when the similar-in model has pseudo labels
+            box.setEnabled(on)
+            box.setVisible(on)
+        if not on:
+            self.prioritize_box.setCurrentIndex(0)
+
+    def _fill_value_box(self, attribute: str) -> None:
+        """The value list of "same <value> first": the query's predicted value, then the attribute's values."""
+        self.value_box.clear()
+        self.value_box.addItem(PREDICTED)
+        values = (self.engine_info or {}).get("values", {}).get(attribute, [])
+        self.value_box.addItems(list(values))
 
     def describe(self) -> DescribeDialog:
         """Ctrl+D: the dialog that starts a search from attribute values or a category, no picture needed."""

@@ -364,7 +364,9 @@ def test_model_choosers_come_from_the_registry(qtbot, composed_workspace, tmp_pa
     pane = _pane(qtbot, ws, EngineConfig(models={"text": "uigr-tirg"}))
     search = pane.search
     kinds = [k for k in REQUEST_KINDS if any(not get_method(m).encoder for m in list_methods(serves=k))]
-    assert list(search.model_boxes) == kinds == ["text", "compatible", "attribute_values", "category"]
+    assert list(search.model_boxes) == kinds == ["similar_in", "text", "compatible", "attribute_values", "category"]
+    similar = search.model_boxes["similar_in"]  # no ASEN / MODC checkpoint here; Automatic = the encoder (ADDE-C)
+    assert [similar.itemData(i) for i in range(similar.count())] == [None]
 
     def listed(box):
         return [box.itemData(i) for i in range(box.count())]

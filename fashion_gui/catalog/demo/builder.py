@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fashion_gui.atomic import crash_point, fsync_dir, fsync_tree, make_temp_dir, naming
+from fashion_gui.catalog.attribute_protocol import write_drawn_protocol
 from fashion_gui.catalog.demo.outfits import sample_outfits
 from fashion_gui.catalog.demo.products import Product, sample_products
 from fashion_gui.catalog.demo.render import render_garment
@@ -218,6 +219,7 @@ def _build(workspace: Workspace, config: DemoConfig, products: list[Product], sp
             catalog.add_feedback(feedback)
             for split in ("val", "test"):
                 catalog.add_manipulation_queries(manipulation_queries(catalog, split))
+            write_drawn_protocol(catalog, config.seed)  # ASEN / MODC's per-attribute query / candidate sets
             _write_meta(catalog, config)
             counts = catalog.counts()
         committed = True  # the rename of catalog.sqlite above is the commit point

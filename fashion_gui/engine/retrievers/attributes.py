@@ -211,6 +211,9 @@ class AttributeRetriever(EncoderRetriever):
 
     def _similar_in(self, request: SimilarIn, k: int) -> Ranking:
         query = request.query
+        if request.prioritize:
+            raise RequestError(f"{self.checkpoint.method} has no pseudo labels for prioritized retrieval; choose a "
+                               "MODC model for \u201csimilar in\u201d in the settings")
         a = self.type_index(request.attribute)
         result = self.subspaces.search(query.embedding, k + 1, a, category=self.ctx.category_filter(request.category))
         ids, scores = drop_query(result.ids, result.scores, query.item_id, k)

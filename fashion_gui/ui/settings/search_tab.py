@@ -249,14 +249,16 @@ class SearchTab(QWidget):
         _fill(self.encoder_box, [m for m in models if m.encoder], wanted_encoder)
         for kind, box in self.model_boxes.items():
             wanted = self.base_config.models.get(kind) if first else box.currentData()
-            _fill(box, [m for m in models if kind in m.serves], wanted)
+            # encoders serve their kinds through the encoder chooser (Automatic here = the encoder, if it serves it)
+            _fill(box, [m for m in models if kind in m.serves and not m.encoder], wanted)
         self.models = models
 
     def choose_trained(self, name: str, method: str) -> None:
         """A checkpoint just trained becomes the choice for what its method serves."""
         spec = get_method(method)
         boxes = [self.encoder_box] if spec.encoder else []
-        boxes += [self.model_boxes[kind] for kind in spec.serves if kind in self.model_boxes]
+        # an encoder serves its kinds through the encoder chooser (a kind left on Automatic uses the encoder)
+        boxes += [self.model_boxes[kind] for kind in spec.serves if kind in self.model_boxes and not spec.encoder]
         for box in boxes:
             index = box.findData(name)
             if index >= 0 and item_enabled(box, index):
