@@ -41,7 +41,8 @@ class IndexConfig:
     min_candidates: int = 100  # floor on the candidate count (100 recovers the exact top 50 in 128-d)
     exact_threshold: int = 5000  # fewer items: exact scan, no build (~4 ms at 5k x 4080); more: HNSW
     category_scan_fraction: float = 0.3  # categories up to this share of items: projected scan (hnsw.py)
-    subspace_index: str = "exact"  # attribute subspaces: "exact" scan, "hnsw" or "projected" (see subspaces.py)
+    subspace_index: str = "projected"  # attribute subspaces: "exact", "hnsw" or "projected" (scan + re-rank,
+    #                                    exact below exact_threshold items; subspaces.py, projected.py)
     subspace_search_dim: int = 32  # "projected": dims of each subspace's PCA scan (index/projected.py)
     subspace_candidates: int = 400  # "projected": candidates re-ranked exactly in the full subspace
     storage: str = "float32"  # re-ranking vectors; "float16" halves memory but adds ~0.9 ms per query

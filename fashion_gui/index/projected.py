@@ -40,8 +40,9 @@ class ProjectedScanIndex(StoreBackedIndex):
         return self._projection.dim if self._projection is not None else self.dim
 
     def _fit(self, prepared: np.ndarray) -> Projection | None:
+        """The projection, or None where the exact scan is as fast: fewer items than ``exact_threshold``."""
         p = self.config.subspace_search_dim
-        if not 0 < p < self.dim or len(prepared) < 2:
+        if not 0 < p < self.dim or len(prepared) < max(2, self.config.exact_threshold):
             return None
         return Projection.fit(prepared, p, sample=self.config.pca_sample, seed=self.config.seed)
 

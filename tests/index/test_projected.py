@@ -8,7 +8,7 @@ from fashion_gui.index.exact import ExactIndex
 from fashion_gui.index.projected import ProjectedScanIndex
 from fashion_gui.index.subspaces import SubspaceIndexSet
 
-CONFIG = IndexConfig(subspace_index="projected", subspace_search_dim=16, subspace_candidates=100)
+CONFIG = IndexConfig(subspace_index="projected", subspace_search_dim=16, subspace_candidates=100, exact_threshold=0)
 
 
 def _low_rank(n: int, dim: int = 96, rank: int = 12, seed: int = 0) -> np.ndarray:
@@ -45,9 +45,12 @@ def test_isotropic_noise_defeats_the_projection_and_the_exact_path_is_exact():
     exact.build(np.arange(3000), x)
     queries = rng.standard_normal((20, 96)).astype(np.float32)
     assert _recall(index, exact, queries) < 0.9  # why the README keeps the synthetic figures apart
-    wide = ProjectedScanIndex(96, IndexConfig(subspace_search_dim=16, subspace_candidates=5000))
+    wide = ProjectedScanIndex(96, IndexConfig(subspace_search_dim=16, subspace_candidates=5000, exact_threshold=0))
     wide.build(np.arange(3000), x)  # more candidates than items: the exact scan
     assert _recall(wide, exact, queries) == 1.0
+    small = ProjectedScanIndex(96, IndexConfig(subspace_search_dim=16, subspace_candidates=100))
+    small.build(np.arange(3000), x)  # fewer items than exact_threshold (5000): no projection, the exact scan
+    assert small.search_dim == 96 and _recall(small, exact, queries) == 1.0
 
 
 def test_add_save_and_load_keep_the_projection(tmp_path):
