@@ -87,7 +87,7 @@ def test_cancel_asks_keeps_the_finished_steps_and_the_next_start_resumes(qtbot, 
     ws = Workspace(tmp_path / "ws")
     client = EngineClient()
     try:
-        dialog = _dialog(qtbot, ws, client)
+        dialog = _dialog(qtbot, ws, client, busy=1.0)  # another program keeps a core busy: one thread
         training = dialog.runs[1]
         assert "--resume" not in training.args
         assert training.values["cpu_threads"] == (1 if (os.cpu_count() or 1) <= 2 else 0)
