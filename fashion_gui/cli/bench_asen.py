@@ -34,6 +34,7 @@ from fashion_gui.training.asen_eval import SplitFeatures, protocol_dict, protoco
 from fashion_gui.workspace import Workspace
 
 NETWORKS = ("asen", "asen-v2", "asen-pp")
+REFERENCE_ROW = "adde-c"  # the runs' label of the ADDE-C reference row (ADDE trained, its chunks evaluated)
 FIGURES = ("map@100", "map@all", "recall@100")
 MODC_ROWS = (("attribute space", "attribute_space"), ("top1, known", "top1_known"), ("top1, unknown", "top1_unknown"),
              ("top2, known", "top2_known"), ("top2, unknown", "top2_unknown"))
@@ -97,7 +98,7 @@ def run_one(ws: Workspace, catalog: Catalog, args: argparse.Namespace, network: 
 
 def _rows(run: dict) -> dict[str, dict]:
     """Table rows of one run: name -> {figure: value} (Acc for MODC rows)."""
-    if run["method"] == "adde-c":
+    if run["method"] == REFERENCE_ROW:
         return {"ADDE-C": dict(run["metrics"]["attribute_space"]["overall"])}
     title = {"asen": "ASEN", "asen-v2": "ASEN_v2", "asen-pp": "ASEN++"}[run["method"]]
     out = {title: dict(run["metrics"]["base"]["attribute_space"]["overall"])}
@@ -157,14 +158,15 @@ def cmd_asen(args: argparse.Namespace) -> int:
 
     with Catalog.open(ws.catalog_path) as catalog:
         protocol = protocol_dict(catalog)
-        jobs = [("adde-c", 1.0, s) for s in args.seeds if args.adde_epochs > 0 and 1.0 in args.fractions]
-        jobs += [(n, f, s) for f in args.fractions for s in args.seeds for n in args.networks]
-        for method, fraction, seed in jobs:
+        # the ADDE-C reference row (ADDE's attribute chunks on the same protocol), then every network and MODC
+        jobs = [(REFERENCE_ROW, 1.0, s, True) for s in args.seeds if args.adde_epochs > 0 and 1.0 in args.fractions]
+        jobs += [(n, f, s, False) for f in args.fractions for s in args.seeds for n in args.networks]
+        for method, fraction, seed, reference in jobs:
             if any(r["method"] == method and r["fraction"] == fraction and r["seed"] == seed for r in runs):
                 print(f"{method} {fraction} seed {seed}: already in {args.json}, skipped", flush=True)
                 continue
             torch.manual_seed(seed)
-            if method == "adde-c":
+            if reference:
                 path, seconds = _train(ws, "adde", {"seed": seed, "epochs": args.adde_epochs, "manip_epochs": 0,
                                                     "device": args.device}, f"bench-adde-s{seed}")
                 result = {"metrics": adde_c(ws, catalog, path, device), "train_seconds": {"base": round(seconds, 1)}}

@@ -39,6 +39,7 @@ from fashion_gui.engine.requests import (
     TypicalityResult,
 )
 from fashion_gui.engine.retriever import (
+    FULL,
     QUERY_IMAGE_SIDE,
     EncoderRetriever,
     EngineContext,
@@ -54,7 +55,6 @@ from fashion_gui.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-FULL = "full"
 PATHS = "paths"  # the request kind of style paths and typicality (served by the encoder)
 
 

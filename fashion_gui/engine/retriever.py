@@ -26,12 +26,22 @@ from fashion_gui.catalog.store import Catalog
 from fashion_gui.engine.edits import EditPolicy
 from fashion_gui.engine.gallery import EncodeFn, GalleryFeatures, open_features
 from fashion_gui.engine.requests import QueryState, Request, RequestError
-from fashion_gui.index import IndexConfig, IndexData, IndexManifest, VectorIndex, open_or_update
+from fashion_gui.index import (
+    IndexConfig,
+    IndexData,
+    IndexManifest,
+    KnnGraph,
+    SubspaceIndexSet,
+    VectorIndex,
+    open_or_build_graph,
+    open_or_update,
+)
 from fashion_gui.inference.checkpoint import Checkpoint
 from fashion_gui.inference.preprocess import BatchPreprocessor
 from fashion_gui.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+FULL = "full"  # the name of the full embedding space (style paths, rankings)
 
 
 @dataclass(frozen=True)
@@ -175,19 +185,41 @@ class EncoderRetriever(Retriever):
     def encode_image(self, rgb: Image.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One RGB image -> (embedding (D,), predicted value per attribute type (A,), its probability (A,))."""
 
+    # --- the gallery space: the full embedding and, where the encoder has them, its attribute subspaces ---
+    full_index: VectorIndex  # set by the subclass when it opens its gallery as the engine's encoder
+    subspaces: SubspaceIndexSet | None = None
+
+    def type_index(self, name: str) -> int:
+        """The schema's index of attribute type ``name``; a clear error for an unknown one."""
+        schema = self.ctx.schema
+        try:
+            return schema.type_index(name)
+        except SchemaError:
+            raise RequestError(f"unknown attribute {name!r}; this model knows {', '.join(schema.names)}") from None
+
     @property
-    @abstractmethod
     def spaces(self) -> list[str]:
         """The spaces style paths and typicality can run in: "full" and per-attribute subspaces."""
+        return [FULL, *self.ctx.schema.names] if self.subspaces is not None else [FULL]
 
-    @abstractmethod
     def space_vectors(self, space: str, ids: np.ndarray) -> np.ndarray:
         """Unit vectors of gallery items in ``space`` (rows in the order of ``ids``)."""
+        if space == FULL:
+            return self.full_index.vectors(ids)
+        return self.subspaces.vectors(ids, self.type_index(space))
 
-    @abstractmethod
-    def graph(self, space: str, k: int, connect: bool):
+    def graph(self, space: str, k: int, connect: bool) -> KnnGraph:
         """The k-NN graph of the gallery in ``space`` (cooperative embeddings Sec. 5.3; cached on disk)."""
+        folder, manifests = self.ctx.index_folder(self.checkpoint), self.ctx.indexes
+        if space == FULL:
+            manifest = manifests[f"{self.checkpoint.path.name}/{FULL}"][0]
+            graph, _ = open_or_build_graph(folder / FULL, manifest, self.full_index, k, connect=connect)
+        else:
+            manifest = manifests[f"{self.checkpoint.path.name}/subspaces"][0]
+            graph, _ = open_or_build_graph(folder / "subspaces", manifest, self.subspaces, k,
+                                           subspace=self.type_index(space), connect=connect)
+        return graph
 
-    @abstractmethod
     def nearest(self, embedding: np.ndarray, k: int) -> np.ndarray:
         """Ids of the ``k`` gallery items nearest an embedding in the full space (category vote)."""
+        return self.full_index.search(embedding, k).ids

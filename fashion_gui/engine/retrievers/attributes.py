@@ -24,13 +24,12 @@ from fashion_gui.engine.edits import (
 )
 from fashion_gui.engine.gallery import feature_key
 from fashion_gui.engine.requests import Manipulate, QueryState, RequestError, SimilarIn
-from fashion_gui.engine.retriever import EncoderRetriever, EngineContext, Ranking, drop_query
-from fashion_gui.index import KnnGraph, SubspaceIndexSet, VectorIndex, chunk_slices, open_or_build_graph
+from fashion_gui.engine.retriever import FULL, EncoderRetriever, EngineContext, Ranking, drop_query
+from fashion_gui.index import SubspaceIndexSet, VectorIndex, chunk_slices
 from fashion_gui.inference.adde_model import ADDEModel
 from fashion_gui.inference.checkpoint import Checkpoint
 from fashion_gui.inference.preprocess import square_resize
 
-FULL = "full"
 
 
 class AttributeRetriever(EncoderRetriever):
@@ -231,38 +230,6 @@ class AttributeRetriever(EncoderRetriever):
             except SchemaError as exc:
                 raise RequestError(str(exc)) from None
         return target
-
-    def type_index(self, name: str) -> int:
-        schema = self.ctx.schema
-        try:
-            return schema.type_index(name)
-        except SchemaError:
-            raise RequestError(f"unknown attribute {name!r}; this model knows {', '.join(schema.names)}") from None
-
-    # --- the gallery space ---------------------------------------------------------------------------
-    @property
-    def spaces(self) -> list[str]:
-        return [FULL, *self.ctx.schema.names]
-
-    def space_vectors(self, space: str, ids: np.ndarray) -> np.ndarray:
-        if space == FULL:
-            return self.full_index.vectors(ids)
-        return self.subspaces.vectors(ids, self.type_index(space))
-
-    def graph(self, space: str, k: int, connect: bool) -> KnnGraph:
-        folder = self.ctx.index_folder(self.checkpoint)
-        manifests = self.ctx.indexes
-        if space == FULL:
-            manifest = manifests[f"{self.checkpoint.path.name}/{FULL}"][0]
-            graph, _ = open_or_build_graph(folder / FULL, manifest, self.full_index, k, connect=connect)
-        else:
-            manifest = manifests[f"{self.checkpoint.path.name}/subspaces"][0]
-            graph, _ = open_or_build_graph(folder / "subspaces", manifest, self.subspaces, k,
-                                           subspace=self.type_index(space), connect=connect)
-        return graph
-
-    def nearest(self, embedding: np.ndarray, k: int) -> np.ndarray:
-        return self.full_index.search(embedding, k).ids
 
     def describe(self) -> dict:
         return {**super().describe(), "dim": int(self.gallery["embedding"].shape[1])}

@@ -19,13 +19,12 @@ from PIL import Image
 from fashion_gui.catalog.schema import SchemaError
 from fashion_gui.engine.gallery import feature_key
 from fashion_gui.engine.requests import AttributeValues, CategoryQuery, RequestError, SimilarIn
-from fashion_gui.engine.retriever import EncoderRetriever, EngineContext, Ranking, drop_query
-from fashion_gui.index import KnnGraph, SubspaceIndexSet, VectorIndex, chunk_slices, open_or_build_graph
+from fashion_gui.engine.retriever import FULL, EncoderRetriever, EngineContext, Ranking, drop_query
+from fashion_gui.index import SubspaceIndexSet, VectorIndex, chunk_slices
 from fashion_gui.inference.checkpoint import Checkpoint
 from fashion_gui.inference.cooperative_model import CooperativeModel
 from fashion_gui.inference.preprocess import square_resize
 
-FULL = "full"
 
 
 class CooperativeRetriever(EncoderRetriever):
@@ -137,37 +136,6 @@ class CooperativeRetriever(EncoderRetriever):
         ids, scores = drop_query(result.ids, result.scores, query.item_id, k)
         value = query.attributes.get(request.attribute) or query.predicted[request.attribute][0]
         return Ranking(ids, scores, {request.attribute: value}, f"subspace:{request.attribute}")
-
-    def type_index(self, name: str) -> int:
-        schema = self.ctx.schema
-        try:
-            return schema.type_index(name)
-        except SchemaError:
-            raise RequestError(f"unknown attribute {name!r}; this model knows {', '.join(schema.names)}") from None
-
-    # --- the gallery space (as the engine's encoder) -------------------------------------------------
-    @property
-    def spaces(self) -> list[str]:
-        return [FULL, *self.ctx.schema.names] if self.subspaces is not None else [FULL]
-
-    def space_vectors(self, space: str, ids: np.ndarray) -> np.ndarray:
-        if space == FULL:
-            return self.full_index.vectors(ids)
-        return self.subspaces.vectors(ids, self.type_index(space))
-
-    def graph(self, space: str, k: int, connect: bool) -> KnnGraph:
-        folder, manifests = self.ctx.index_folder(self.checkpoint), self.ctx.indexes
-        if space == FULL:
-            manifest = manifests[f"{self.checkpoint.path.name}/{FULL}"][0]
-            graph, _ = open_or_build_graph(folder / FULL, manifest, self.full_index, k, connect=connect)
-        else:
-            manifest = manifests[f"{self.checkpoint.path.name}/subspaces"][0]
-            graph, _ = open_or_build_graph(folder / "subspaces", manifest, self.subspaces, k,
-                                           subspace=self.type_index(space), connect=connect)
-        return graph
-
-    def nearest(self, embedding: np.ndarray, k: int) -> np.ndarray:
-        return self.full_index.search(embedding, k).ids
 
     def describe(self) -> dict:
         return {**super().describe(), "dim": int(self.gallery["embedding"].shape[1]), "layout": self.model.layout}
