@@ -19,12 +19,14 @@ With ``--cooperative CKPT``: only cooperative embeddings' two screenshots (``tak
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -124,13 +126,18 @@ def _shot(window, path: Path, written: list[Path]) -> None:
     written.append(save_png(window, path))
 
 
-def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int = 6) -> list[Path]:
+@contextlib.contextmanager
+def screenshot_window(workspace: Workspace, device: str = "cpu", config: EngineConfig | None = None,
+                      engine_timeout: float = 600) -> Iterator[tuple[QApplication, SearchWindow, Path]]:
+    """The app's search window at 1400 x 860 with its engine open (``config``: the workspace's engine
+    choices, as Settings would save them), throw-away settings in a temporary folder (also yielded), and
+    everything closed after."""
     app = QApplication.instance() or QApplication(["fashion-gui"])
     apply_style(app)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = AppSettings(QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat))
+        if config is not None:
+            settings.set_engine_config(workspace.root, config)
         client = EngineClient()
         window = SearchWindow(workspace, client, k=24, settings=settings, device=device)
         window.resize(1400, 860)
@@ -138,47 +145,55 @@ def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int
         opened: list[dict] = []
         client.opened.connect(opened.append)
         window.open_engine()
-        wait_until(app, lambda: bool(opened), 600, "the engine")
+        wait_until(app, lambda: bool(opened), engine_timeout, "the engine")
         try:
-            query = pick_query(workspace)
-            window.use_as_query(query)
-            wait_until(app, lambda: len(window.session) == 1, 60, "the query")
-            _edit(app, window, {"colour": "red"})  # "this dress, but red", default settings
-            _settle(app, window)
-            _shot(window, out / "app_search_edit.png", written)
-
-            _edit(app, window, {"sleeve": second_edit(workspace, query)})
-            _settle(app, window)
-            _shot(window, out / "app_search_double_edit.png", written)
-
-            window.reset_edits()
-            _edit(app, window, missing_edit(workspace, query))
-            _settle(app, window)
-            _shot(window, out / "app_nothing_matches.png", written)
-
-            window.reset_edits()
-            window.tabs.setCurrentWidget(window.path_view)
-            window.path_view.set_target_category("shoes")  # from the query (the default source)
-            window.path_view.find()
-            wait_until(app, lambda: window.path_view.result is not None, 60, "the path")
-            _settle(app, window)
-            _shot(window, out / "app_path_view.png", written)
-
-            pane = window.settings_pane
-            window.settings_action.trigger()
-            window.settings_dock.resize(SETTINGS_SIZE)
-            training = pane.training
-            pane.tabs.setCurrentWidget(training)
-            training.activate_check.setChecked(False)  # keep the demo's own model active
-            training.select_method("adde", {**TRAIN_VALUES, "epochs": train_epochs, "device": device})
-            training.name_edit.setText("screenshot-run")
-            training.start_button.click()  # as a user would: the form, then Start
-            wait_until(app, lambda: pane.run is not None and not pane.run.is_running(), 1200, "the training run")
-            _settle(app, window, 1.5)
-            _shot(window.settings_dock, out / "app_settings_training.png", written)
+            yield app, window, Path(tmp)
         finally:
             window.close()
             client.shutdown()
+
+
+def take(workspace: Workspace, out: Path, device: str = "cpu", train_epochs: int = 6) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with screenshot_window(workspace, device) as (app, window, _tmp):
+        query = pick_query(workspace)
+        window.use_as_query(query)
+        wait_until(app, lambda: len(window.session) == 1, 60, "the query")
+        _edit(app, window, {"colour": "red"})  # "this dress, but red", default settings
+        _settle(app, window)
+        _shot(window, out / "app_search_edit.png", written)
+
+        _edit(app, window, {"sleeve": second_edit(workspace, query)})
+        _settle(app, window)
+        _shot(window, out / "app_search_double_edit.png", written)
+
+        window.reset_edits()
+        _edit(app, window, missing_edit(workspace, query))
+        _settle(app, window)
+        _shot(window, out / "app_nothing_matches.png", written)
+
+        window.reset_edits()
+        window.tabs.setCurrentWidget(window.path_view)
+        window.path_view.set_target_category("shoes")  # from the query (the default source)
+        window.path_view.find()
+        wait_until(app, lambda: window.path_view.result is not None, 60, "the path")
+        _settle(app, window)
+        _shot(window, out / "app_path_view.png", written)
+
+        pane = window.settings_pane
+        window.settings_action.trigger()
+        window.settings_dock.resize(SETTINGS_SIZE)
+        training = pane.training
+        pane.tabs.setCurrentWidget(training)
+        training.activate_check.setChecked(False)  # keep the demo's own model active
+        training.select_method("adde", {**TRAIN_VALUES, "epochs": train_epochs, "device": device})
+        training.name_edit.setText("screenshot-run")
+        training.start_button.click()  # as a user would: the form, then Start
+        wait_until(app, lambda: pane.run is not None and not pane.run.is_running(), 1200, "the training run")
+        _settle(app, window, 1.5)
+        _shot(window.settings_dock, out / "app_settings_training.png", written)
+    with tempfile.TemporaryDirectory() as tmp:
         written.append(first_run_shot(app, Path(tmp) / "first-run", out / "first_run_progress.png", device))
     return written
 
@@ -192,42 +207,26 @@ def take_cooperative(workspace: Workspace, out: Path, model: str = "cooperative"
     * ``app_path_view_subspace.png``: a style path in one attribute subspace of the cooperative model
       (default: colour), from a result of that session to the most typical reachable shoe.
     """
-    app = QApplication.instance() or QApplication(["fashion-gui"])
-    apply_style(app)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     values = values or {"colour": "navy", "pattern": "striped"}
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = AppSettings(QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat))
-        client = EngineClient()
-        window = SearchWindow(workspace, client, k=24, settings=settings, device=device,
-                              config=EngineConfig(encoder_model=model))
-        window.resize(1400, 860)
-        window.show()
-        opened: list[dict] = []
-        client.opened.connect(opened.append)
-        window.open_engine()
-        wait_until(app, lambda: bool(opened), 600, "the engine")
-        try:
-            dialog = window.describe()
-            dialog.set_choice(values)
-            _settle(app, window, 0.3)
-            dialog.accept()
-            wait_until(app, lambda: len(window.session) == 1, 60, "the described search")
-            _settle(app, window)
-            _shot(window, out / "app_describe_session.png", written)
+    with screenshot_window(workspace, device, EngineConfig(encoder_model=model)) as (app, window, _tmp):
+        dialog = window.describe()
+        dialog.set_choice(values)
+        _settle(app, window, 0.3)
+        dialog.accept()
+        wait_until(app, lambda: len(window.session) == 1, 60, "the described search")
+        _settle(app, window)
+        _shot(window, out / "app_describe_session.png", written)
 
-            window.tabs.setCurrentWidget(window.path_view)
-            window.path_view.set_source(window.results_model.hit(0).item_id)
-            window.path_view.set_target_category("shoes")
-            window.path_view.set_space(space)
-            window.path_view.find()
-            wait_until(app, lambda: window.path_view.result is not None, 60, "the path")
-            _settle(app, window)
-            _shot(window, out / "app_path_view_subspace.png", written)
-        finally:
-            window.close()
-            client.shutdown()
+        window.tabs.setCurrentWidget(window.path_view)
+        window.path_view.set_source(window.results_model.hit(0).item_id)
+        window.path_view.set_target_category("shoes")
+        window.path_view.set_space(space)
+        window.path_view.find()
+        wait_until(app, lambda: window.path_view.result is not None, 60, "the path")
+        _settle(app, window)
+        _shot(window, out / "app_path_view_subspace.png", written)
     return written
 
 

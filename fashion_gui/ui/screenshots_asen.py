@@ -12,52 +12,29 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QSettings  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
 from fashion_gui.engine import EngineConfig  # noqa: E402
-from fashion_gui.ui.app_settings import AppSettings  # noqa: E402
 from fashion_gui.ui.bench_ui import wait_until  # noqa: E402
-from fashion_gui.ui.engine_worker import EngineClient  # noqa: E402
-from fashion_gui.ui.screenshots import _settle, pick_query, save_png  # noqa: E402
-from fashion_gui.ui.search_window import SearchWindow  # noqa: E402
-from fashion_gui.ui.style import apply_style  # noqa: E402
+from fashion_gui.ui.screenshots import _settle, pick_query, save_png, screenshot_window  # noqa: E402
 from fashion_gui.workspace import Workspace  # noqa: E402
 
 
 def take(workspace: Workspace, out: Path, model: str, attribute: str = "pattern", device: str = "cpu",
          mode: str = "same value first") -> Path:
-    app = QApplication.instance() or QApplication(["fashion-gui"])
-    apply_style(app)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = AppSettings(QSettings(str(Path(tmp) / "settings.ini"), QSettings.IniFormat))
-        settings.set_engine_config(workspace.root, EngineConfig(models={"similar_in": model}))
-        client = EngineClient()
-        window = SearchWindow(workspace, client, k=24, settings=settings, device=device)
-        window.resize(1400, 860)
-        window.show()
-        opened: list[dict] = []
-        client.opened.connect(opened.append)
-        window.open_engine()
-        wait_until(app, lambda: bool(opened), 900, "the engine")
-        try:
-            window.use_as_query(pick_query(workspace, category="dress"))
-            wait_until(app, lambda: len(window.session) == 1, 60, "the query")
-            window.similar_box.setCurrentText(attribute)
-            window.prioritize_box.setCurrentText(mode)
-            window.similar_button.click()
-            wait_until(app, lambda: len(window.session) == 2, 120, "the similar-in search")
-            _settle(app, window, 1.5)
-            path = save_png(window, out / "app_similar_in_modc.png")
-        finally:
-            window.close()
-            client.shutdown()
+    config = EngineConfig(models={"similar_in": model})
+    with screenshot_window(workspace, device, config, engine_timeout=900) as (app, window, _tmp):
+        window.use_as_query(pick_query(workspace, category="dress"))
+        wait_until(app, lambda: len(window.session) == 1, 60, "the query")
+        window.similar_box.setCurrentText(attribute)
+        window.prioritize_box.setCurrentText(mode)
+        window.similar_button.click()
+        wait_until(app, lambda: len(window.session) == 2, 120, "the similar-in search")
+        _settle(app, window, 1.5)
+        path = save_png(window, out / "app_similar_in_modc.png")
     return path
 
 
