@@ -773,6 +773,7 @@ class SearchWindow(QMainWindow):
         else:
             self.notice.show_note("", None, 0)
         if turn is not None and turn.query is None and turn.request is not None:  # started without a picture
+            self._clear_attribute_boxes()  # no garment to edit: no lists of an earlier query's values
             self.query_label.clear()
             self.query_label.setMargin(PLACEHOLDER_MARGIN)
             self.query_label.setText(f"No picture\n\n{turn.label}")

@@ -52,8 +52,13 @@ def test_a_session_started_from_attribute_values_continues_as_any_other(qtbot, o
     win.use_as_query(item)
     qtbot.waitUntil(lambda: len(win.session) == 3, timeout=30_000)
     assert win.query.item_id == item and win.results_model.rowCount() == 12
+    assert win.attribute_form.rowCount() > 0  # the item's values, to edit
     win.undo_action.trigger()
     assert win.query is None and win.results_model.hit(0).category == "coat"
+    assert win.attribute_form.rowCount() == 0  # no picture: no garment's lists left over
+    win.redo_action.trigger()
+    assert win.query.item_id == item
+    qtbot.waitUntil(lambda: win.attribute_form.rowCount() > 0, timeout=10_000)
 
 
 def test_without_a_model_for_it_the_dialog_says_what_to_train(qtbot, open_window, trained_workspace):
