@@ -13,7 +13,7 @@ import numpy as np
 
 from fashion_gui.index.base import Category, SearchResult
 from fashion_gui.index.config import IndexConfig
-from fashion_gui.index.vector_store import StoreBackedIndex, VectorStore, category_set, top_k
+from fashion_gui.index.vector_store import StoreBackedIndex, VectorStore, category_set, exact_scan, top_k
 
 BATCH_ROWS = 256  # queries per matrix product in search_batch (bounds the (B, N) distance block)
 
@@ -45,10 +45,7 @@ class ExactIndex(StoreBackedIndex):
             q = store.prepare_query(query)
             cats = category_set(category)
             rows = None if cats is None else store.category_rows(cats)
-            dist = store.distances(q, rows)
-            order = top_k(dist, k)
-            hit_rows = order if rows is None else rows[order]
-            return SearchResult(store.ids[hit_rows].copy(), dist[order], self.config.space)
+            return exact_scan(store, q, rows, k)
 
     def search_batch(self, queries: np.ndarray, k: int, *, category: Category = None) -> list[SearchResult]:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))

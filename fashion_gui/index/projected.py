@@ -18,7 +18,7 @@ import numpy as np
 from fashion_gui.index.base import Category, IndexLoadError, SearchResult
 from fashion_gui.index.config import IndexConfig
 from fashion_gui.index.projection import Projection
-from fashion_gui.index.vector_store import StoreBackedIndex, VectorStore, category_set, matvec, top_k
+from fashion_gui.index.vector_store import StoreBackedIndex, VectorStore, category_set, exact_scan, matvec, top_k
 
 PROJECTION_FILE = "projection.npz"
 
@@ -71,10 +71,7 @@ class ProjectedScanIndex(StoreBackedIndex):
             n = len(store) if rows is None else len(rows)
             wanted = max(k, self.config.subspace_candidates)
             if self._projection is None or n <= wanted:  # nothing to gain: the exact scan
-                dist = store.distances(q, rows)
-                order = top_k(dist, k)
-                hit_rows = order if rows is None else rows[order]
-                return SearchResult(store.ids[hit_rows].copy(), dist[order], self.config.space)
+                return exact_scan(store, q, rows, k)
             qp = self._projection.query(q, self.config.space)
             mat = self._projected if rows is None else self._projected[rows]
             if self.config.space == "cosine":  # rank by the projected inner product (largest first)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 
-from fashion_gui.index.base import Category, IndexLoadError, VectorIndex, check_ids, check_vectors
+from fashion_gui.index.base import Category, IndexLoadError, SearchResult, VectorIndex, check_ids, check_vectors
 
 FILES = ("vectors.npy", "ids.npy", "categories.npy")
 # Up to this many matrix elements, products use numpy's single-threaded einsum instead of a multi-threaded BLAS
@@ -47,6 +47,14 @@ def category_set(category: Category) -> np.ndarray | None:
     if len(cats) == 0:
         raise ValueError("category restriction is empty; pass None for no restriction")
     return cats
+
+
+def exact_scan(store: "VectorStore", q: np.ndarray, rows: np.ndarray | None, k: int) -> SearchResult:
+    """The ``k`` nearest of ``rows`` (all rows when None) to a prepared query, by exact distances."""
+    dist = store.distances(q, rows)
+    order = top_k(dist, k)
+    hit_rows = order if rows is None else rows[order]
+    return SearchResult(store.ids[hit_rows].copy(), dist[order], store.space)
 
 
 class VectorStore:
