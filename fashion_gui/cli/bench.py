@@ -19,6 +19,7 @@ from fashion_gui.cli import (
     bench_cooperative,
     bench_encode,
     bench_index,
+    bench_million,
     bench_reliability,
     bench_shopper,
     bench_threads,
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_encode.register(cmds)
     bench_cooperative.register(cmds)
     bench_asen.register(cmds)
+    bench_million.register(cmds)
     u = cmds.add_parser("ui", help="app responsiveness: click to results painted (p50/p95) and cold start")
     add_workspace_arg(u)
     u.add_argument("--clicks", type=int, default=60, help="attribute picks to time")

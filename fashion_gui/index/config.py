@@ -23,7 +23,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 SPACES = ("cosine", "l2")
-STORAGE_DTYPES = ("float32", "float16")
+STORAGE_DTYPES = ("float32", "float16", "int8")
+# Fields that only say how a saved index is opened, not what was built: changing one never rebuilds it.
+LOAD_OPTIONS = ("memmap", "num_threads")
 SUBSPACE_KINDS = ("exact", "hnsw", "projected")
 
 
@@ -45,7 +47,10 @@ class IndexConfig:
     #                                    exact below exact_threshold items; subspaces.py, projected.py)
     subspace_search_dim: int = 32  # "projected": dims of each subspace's PCA scan (index/projected.py)
     subspace_candidates: int = 400  # "projected": candidates re-ranked exactly in the full subspace
-    storage: str = "float32"  # re-ranking vectors; "float16" halves memory but adds ~0.9 ms per query
+    storage: str = "float32"  # re-ranking vectors; "float16" halves memory but adds ~0.9 ms per query;
+    #                           "int8" (+ one scale per row) quarters it (vector_store.py; a million items)
+    memmap: bool = False  # map the saved re-ranking vectors and projected vectors from disk instead of
+    #                       reading them into memory (catalogs larger than RAM; vector_store.py)
     num_threads: int = 0  # threads for building (0 = all cores); queries always use one thread
     seed: int = 100  # seeds the projection and the HNSW level generator
 
@@ -68,6 +73,10 @@ class IndexConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def built_like(self, other: "IndexConfig") -> bool:
+        """True when the two configurations build the same index (they may differ in LOAD_OPTIONS)."""
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.name not in LOAD_OPTIONS)
 
     @classmethod
     def from_dict(cls, data: dict) -> "IndexConfig":

@@ -198,7 +198,7 @@ class HnswIndex(StoreBackedIndex):
                 if self.config.space == "cosine":
                     z += self._projection.mean @ self._projection.basis  # uncentred query projection
             else:
-                z = store.matrix.astype(np.float32)
+                z = store.get(np.arange(n))
             ef = max(n_cand + 8, 24)
             self._graph.set_ef(ef)
             self._ef = ef
@@ -221,12 +221,13 @@ class HnswIndex(StoreBackedIndex):
     def load(cls, directory: str | os.PathLike, dim: int, config: IndexConfig) -> "HnswIndex":
         directory = Path(directory)
         index = cls(dim, config)
-        index._store = VectorStore.load(directory, dim, config.space, config.storage)
+        index._store = VectorStore.load(directory, dim, config.space, config.storage, mmap=config.memmap)
         proj_path = directory / PROJECTION_FILE
         index._projection = Projection.load(proj_path, dim) if proj_path.exists() else None
         if index._projection is not None:
             try:
-                index._z = np.load(directory / PROJECTED_FILE, allow_pickle=False)
+                index._z = np.load(directory / PROJECTED_FILE, allow_pickle=False,
+                                   mmap_mode="r" if config.memmap else None)
             except (OSError, ValueError, EOFError) as exc:
                 raise IndexLoadError(f"cannot read the projected vectors in {directory}: {exc}") from exc
             if index._z.shape != (len(index._store), index._projection.dim):
@@ -255,13 +256,13 @@ def rerank_neighbours(store: VectorStore, candidates: np.ndarray, k: int,
     n = len(candidates)
     out_rows = np.full((n, k), -1, dtype=np.int64)
     out_dist = np.full((n, k), np.inf, dtype=np.float32)
-    mat = store.matrix
-    sq = np.einsum("ij,ij->i", mat, mat, dtype=np.float32) if mat.dtype == np.float32 else None
+    exact = store.dtype == np.float32
+    sq = np.einsum("ij,ij->i", store.matrix, store.matrix, dtype=np.float32) if exact else None
     for start in range(0, n, block):
         cand = candidates[start:start + block]  # (B, c)
-        own = mat[start:start + len(cand)].astype(np.float32, copy=False)  # (B, D)
-        neigh = mat[cand].astype(np.float32, copy=False)  # (B, c, D)
-        d2 = np.einsum("bcd,bcd->bc", neigh, neigh) if sq is None else sq[cand]
+        own = store.decode_range(start, start + len(cand))  # (B, D)
+        neigh = store.get(cand.reshape(-1)).reshape(*cand.shape, -1)  # (B, c, D), decoded
+        d2 = sq[cand] if exact else np.einsum("bcd,bcd->bc", neigh, neigh)
         # einsum, not a stacked matmul: that issues one multi-threaded BLAS call per row, and each call
         # can wait milliseconds for its second thread while another process keeps the cores busy.
         dots = np.einsum("bcd,bd->bc", neigh, own)  # (B, c)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fashion_gui.index.config import IndexConfig
+from fashion_gui.index.config import LOAD_OPTIONS, IndexConfig
 
 FORMAT_VERSION = 1  # bump when the files an index writes change meaning
 MANIFEST_NAME = "manifest.json"
@@ -72,15 +72,21 @@ class IndexManifest:
             have, want = getattr(self, field), getattr(expected, field)
             if have != want:
                 out.append(f"{field} is {have!r}, expected {want!r}")
-        if self.config != expected.config:
+        if not self.config.built_like(expected.config):  # how it is opened (LOAD_OPTIONS) may differ
             have, want = self.config.to_dict(), expected.config.to_dict()
-            changed = ", ".join(f"{k} {have[k]!r} -> {want[k]!r}" for k in have if have[k] != want[k])
+            changed = ", ".join(f"{k} {have[k]!r} -> {want[k]!r}" for k in have
+                                if have[k] != want[k] and k not in LOAD_OPTIONS)
             out.append(f"index parameters changed: {changed}")
         for field in ("item_count", "kind"):
             want = getattr(expected, field)
             if want is not None and getattr(self, field) != want:
                 out.append(f"{field} is {getattr(self, field)!r}, expected {want!r}")
         return out
+
+    def opened_as(self, expected: "IndexManifest") -> "IndexManifest":
+        """This saved manifest with the expectation's LOAD_OPTIONS (memory mapping, threads)."""
+        options = {name: getattr(expected.config, name) for name in LOAD_OPTIONS}
+        return replace(self, config=replace(self.config, **options))
 
     def with_saved(self, item_count: int, kind: str) -> "IndexManifest":
         return replace(self, item_count=int(item_count), kind=kind)

@@ -159,9 +159,12 @@ def read_manifest(directory: str | os.PathLike) -> tuple[IndexManifest, Path]:
     return manifest, Path(directory) / data
 
 
-def load_index(directory: str | os.PathLike) -> tuple[AnyIndex, IndexManifest]:
-    """Open a saved index; :class:`IndexLoadError` when anything is missing or unreadable."""
+def load_index(directory: str | os.PathLike, *, memmap: bool | None = None) -> tuple[AnyIndex, IndexManifest]:
+    """Open a saved index; :class:`IndexLoadError` when anything is missing or unreadable. ``memmap``
+    overrides the saved choice of mapping the vectors from disk (IndexConfig.memmap)."""
     manifest, data_dir = read_manifest(directory)
+    if memmap is not None:
+        manifest = replace(manifest, config=replace(manifest.config, memmap=memmap))
     return _load_data(manifest, data_dir), manifest
 
 
@@ -220,6 +223,7 @@ def _load_matching(directory: Path, expected: IndexManifest) -> tuple[AnyIndex, 
     try:
         stored, data_dir = read_manifest(directory)
         if not stored.differences(expected):
+            stored = stored.opened_as(expected)
             index = _load_data(stored, data_dir)
             _tidy(directory, data_dir.name)
             return index, stored, "loaded"
@@ -260,7 +264,7 @@ def _update_or_build(directory: Path, expected: IndexManifest, data_fn: Callable
                          f"the expected manifest says {expected.item_count}")
     if incremental and stored is not None and _only_behind(stored, expected):
         try:
-            index = _load_data(stored, data_dir)
+            index = _load_data(stored.opened_as(expected), data_dir)
         except IndexLoadError as exc:
             log.info("rebuilding index %s: %s", expected.name, exc)
         else:

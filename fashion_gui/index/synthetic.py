@@ -38,16 +38,41 @@ def _chunks(rng: np.random.Generator, prototypes: np.ndarray, values: np.ndarray
     return out
 
 
-def synthetic_embeddings(n: int, n_attributes: int = 12, chunk_dim: int = 340, n_values: int = 8,
-                         noise: float = 0.6, n_categories: int = 10, seed: int = 0) -> SyntheticEmbeddings:
-    rng = np.random.default_rng(seed)
+def _prototypes(rng: np.random.Generator, n_attributes: int, n_values: int, chunk_dim: int) -> np.ndarray:
     prototypes = rng.standard_normal((n_attributes, n_values, chunk_dim), dtype=np.float32)
     prototypes /= np.linalg.norm(prototypes, axis=-1, keepdims=True)
+    return prototypes
+
+
+def _items(rng: np.random.Generator, prototypes: np.ndarray, n: int, noise: float,
+           n_categories: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vectors, categories, values) of n fresh items."""
+    n_attributes, n_values, _ = prototypes.shape
     categories = rng.integers(0, n_categories, n).astype(np.int32)
     values = rng.integers(0, n_values, (n, n_attributes)).astype(np.int32)
     follows = rng.random(n) < 0.8
     values[follows, 0] = categories[follows] % n_values
-    return SyntheticEmbeddings(_chunks(rng, prototypes, values, noise), categories, values, prototypes)
+    return _chunks(rng, prototypes, values, noise), categories, values
+
+
+def synthetic_embeddings(n: int, n_attributes: int = 12, chunk_dim: int = 340, n_values: int = 8,
+                         noise: float = 0.6, n_categories: int = 10, seed: int = 0) -> SyntheticEmbeddings:
+    rng = np.random.default_rng(seed)
+    prototypes = _prototypes(rng, n_attributes, n_values, chunk_dim)
+    vectors, categories, values = _items(rng, prototypes, n, noise, n_categories)
+    return SyntheticEmbeddings(vectors, categories, values, prototypes)
+
+
+def synthetic_blocks(n: int, block: int, n_attributes: int = 12, chunk_dim: int = 340, n_values: int = 8,
+                     noise: float = 0.6, n_categories: int = 10, seed: int = 0):
+    """The same kind of data as :func:`synthetic_embeddings` (same prototypes for a seed), generated
+    ``block`` items at a time so that a million 4080-d items never exist in memory at once. Yields
+    (first id, SyntheticEmbeddings of the block); ids run 0..n-1 across blocks."""
+    prototypes = _prototypes(np.random.default_rng(seed), n_attributes, n_values, chunk_dim)
+    for index, start in enumerate(range(0, n, block)):
+        rng = np.random.default_rng([seed, index])
+        vectors, categories, values = _items(rng, prototypes, min(block, n - start), noise, n_categories)
+        yield start, SyntheticEmbeddings(vectors, categories, values, prototypes)
 
 
 def manipulation_queries(data: SyntheticEmbeddings, n: int, noise: float = 0.6, seed: int = 1) -> np.ndarray:

@@ -2,6 +2,13 @@
 
 Rows are append-only: row r is the r-th item ever added, which is also the label used inside hnswlib.
 Storage grows by half its size when full, so :meth:`VectorStore.append` is amortised O(added items).
+
+Vectors are kept as float32, float16, or int8 codes with one float32 scale per row (symmetric
+quantisation, ``x ~ scale * code`` with ``scale = max|x| / 127``): 4, 2 or ~1 byte per dimension. Reduced
+precision is decoded to float32 block by block, so a scan never holds a float32 copy of the whole store.
+A loaded store can map its vectors from disk (``mmap=True``): only the rows a query touches are read, so
+a million 4080-d items (4 GB as int8) are searched with a few hundred MB of resident memory. Adding to a
+mapped store reads it into memory (the next save writes it back).
 """
 from __future__ import annotations
 
@@ -16,6 +23,9 @@ import numpy as np
 from fashion_gui.index.base import Category, IndexLoadError, SearchResult, VectorIndex, check_ids, check_vectors
 
 FILES = ("vectors.npy", "ids.npy", "categories.npy")
+SCALES_FILE = "scales.npy"  # int8 storage: one float32 scale per row
+INT8_MAX = 127
+DECODE_ROWS = 16384  # rows decoded to float32 at a time (64 MB at 4080 dims)
 # Up to this many matrix elements, products use numpy's single-threaded einsum instead of a multi-threaded BLAS
 # sgemv, whose thread hand-off costs milliseconds when the other cores are busy (see projection.py).
 SINGLE_THREAD_ELEMENTS = 1 << 22
@@ -57,8 +67,17 @@ def exact_scan(store: "VectorStore", q: np.ndarray, rows: np.ndarray | None, k: 
     return SearchResult(store.ids[hit_rows].copy(), dist[order], store.space)
 
 
+def quantise_int8(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (N, D) -> int8 codes (N, D) and float32 scales (N,) with ``rows ~ scales[:, None] * codes``."""
+    peak = np.abs(rows).max(axis=1) if rows.size else np.zeros(len(rows), np.float32)
+    scales = np.where(peak > 0, peak / INT8_MAX, 1.0).astype(np.float32)
+    codes = np.rint(rows / scales[:, None]).clip(-INT8_MAX, INT8_MAX).astype(np.int8)
+    return codes, scales
+
+
 class VectorStore:
-    """Normalised (cosine) or raw (l2) item vectors in ``dtype`` plus ids and categories per row."""
+    """Normalised (cosine) or raw (l2) item vectors in ``dtype`` (float32, float16 or int8 + per-row
+    scales; module docstring) plus ids and categories per row."""
 
     def __init__(self, dim: int, space: str = "cosine", dtype: str = "float32") -> None:
         self.dim = dim
@@ -66,11 +85,16 @@ class VectorStore:
         self.dtype = np.dtype(dtype)
         self._n = 0
         self._vectors = np.empty((0, dim), dtype=self.dtype)
+        self._scales = np.empty(0, dtype=np.float32)  # int8 only: row = scale * code
         self._ids = np.empty(0, dtype=np.int64)
         self._categories = np.empty(0, dtype=np.int32)
-        self._sqnorms = np.empty(0, dtype=np.float32)  # squared norms, used by the l2 space
-        self._row: dict[int, int] = {}
+        self._sqnorms = np.empty(0, dtype=np.float32)  # squared norms (of the decoded rows), used by l2
+        self._lookup: tuple[np.ndarray, np.ndarray] | None = None  # (sorted ids, their rows), built lazily
         self._category_rows: dict[bytes, np.ndarray] = {}
+
+    @property
+    def quantised(self) -> bool:
+        return self.dtype == np.int8
 
     # --- writing -----------------------------------------------------------------------------------
     def prepare(self, vectors: np.ndarray) -> np.ndarray:
@@ -81,42 +105,55 @@ class VectorStore:
             return (arr / np.maximum(norms, np.float32(1e-12))).astype(np.float32, copy=False)
         return arr.copy() if np.shares_memory(arr, vectors) else arr  # never keep the caller's array
 
+    def encode(self, prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Prepared float32 rows in the storage dtype, with their scales for int8 (else None)."""
+        if self.quantised:
+            return quantise_int8(prepared)
+        return prepared.astype(self.dtype, copy=False), None
+
     def append(self, ids: np.ndarray | Iterable[int], vectors: np.ndarray,
                categories: np.ndarray | Iterable[int] | None = None) -> np.ndarray:
         """Add items; returns their rows. Vectors must already be :meth:`prepare`-d (the first append
-        to an empty store keeps a float32 array as its storage: the caller must not modify it after)."""
+        to an empty float32 store keeps the array as its storage: the caller must not modify it after)."""
         n_new = len(vectors)
         ids = check_ids(ids, n_new)
-        dup = [int(i) for i in ids if int(i) in self._row]
-        if dup:
-            raise ValueError(f"items {dup[:5]} are already indexed; ids must be new (rebuild to change items)")
+        present = self.contains(ids)
+        if present.any():
+            raise ValueError(f"items {ids[present][:5].tolist()} are already indexed; ids must be new "
+                             "(rebuild to change items)")
         cats = (np.full(n_new, -1, dtype=np.int32) if categories is None
                 else np.asarray(categories, dtype=np.int32).reshape(-1))
         if len(cats) != n_new:
             raise ValueError(f"got {len(cats)} categories for {n_new} vectors")
+        codes, scales = self.encode(vectors)
         rows = np.arange(self._n, self._n + n_new)
         new = slice(self._n, self._n + n_new)
-        if self._n == 0 and vectors.dtype == self.dtype and vectors.flags.c_contiguous:
-            self._vectors = vectors  # first fill: adopt the prepared array instead of copying it
-            self._ids, self._categories, self._sqnorms = (np.empty(n_new, dtype=t) for t in
-                                                          (np.int64, np.int32, np.float32))
+        if self._n == 0 and codes.flags.c_contiguous:
+            self._vectors = codes  # first fill: adopt the encoded array instead of copying it
+            self._ids, self._categories, self._sqnorms, self._scales = (
+                np.empty(n_new, dtype=t) for t in (np.int64, np.int32, np.float32, np.float32))
         else:
             self._reserve(self._n + n_new)
-            self._vectors[new] = vectors
+            self._vectors[new] = codes
+        if scales is not None:
+            self._scales[new] = scales
         self._ids[new] = ids
         self._categories[new] = cats
-        stored = self._vectors[new]
-        if stored.dtype == np.float32:
-            self._sqnorms[new] = np.einsum("ij,ij->i", stored, stored)
-        else:
-            for start in range(0, n_new, 8192):  # bounded float32 copies of float16 storage
-                block = stored[start:start + 8192].astype(np.float32)
-                self._sqnorms[self._n + start:self._n + start + len(block)] = np.einsum("ij,ij->i", block, block)
-        for r, i in zip(rows.tolist(), ids.tolist()):
-            self._row[i] = r
         self._n += n_new
+        self._sqnorms[new] = self._row_sqnorms(rows[0], rows[-1] + 1) if n_new else 0.0
+        self._lookup = None
         self._category_rows.clear()
         return rows
+
+    def _row_sqnorms(self, start: int, stop: int) -> np.ndarray:
+        """Squared norms of the decoded rows [start, stop) (all ones for unit cosine rows: not computed)."""
+        if self.space == "cosine":
+            return np.ones(stop - start, dtype=np.float32)
+        out = np.empty(stop - start, dtype=np.float32)
+        for s in range(start, stop, DECODE_ROWS):
+            block = self.decode_range(s, min(s + DECODE_ROWS, stop))
+            out[s - start:s - start + len(block)] = np.einsum("ij,ij->i", block, block)
+        return out
 
     def _reserve(self, n: int) -> None:
         cap = len(self._ids)
@@ -124,11 +161,13 @@ class VectorStore:
             return
         new_cap = max(n, cap + cap // 2, 16)
         vec = np.empty((new_cap, self.dim), dtype=self.dtype)
-        vec[: self._n] = self._vectors[: self._n]
+        vec[: self._n] = self._vectors[: self._n]  # a memory-mapped store is read into memory here
         self._vectors = vec
-        for name, dtype in (("_ids", np.int64), ("_categories", np.int32), ("_sqnorms", np.float32)):
+        for name, dtype in (("_ids", np.int64), ("_categories", np.int32), ("_sqnorms", np.float32),
+                            ("_scales", np.float32)):
             arr = np.empty(new_cap, dtype=dtype)
-            arr[: self._n] = getattr(self, name)[: self._n]
+            old = getattr(self, name)[: self._n]
+            arr[: len(old)] = old
             setattr(self, name, arr)
 
     # --- reading -----------------------------------------------------------------------------------
@@ -145,17 +184,52 @@ class VectorStore:
 
     @property
     def matrix(self) -> np.ndarray:
-        """The stored vectors (N, D) in the storage dtype (a view; do not modify)."""
+        """The stored float vectors (N, D) (a view; do not modify). int8 codes need their scales: use
+        :meth:`get` or :meth:`decode_range` instead."""
+        if self.quantised:
+            raise TypeError("an int8 store has no float matrix; decode rows with get() or decode_range()")
         return self._vectors[: self._n]
 
+    def _sorted_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._lookup is None:
+            order = np.argsort(self.ids, kind="stable")
+            self._lookup = (self.ids[order], order)
+        return self._lookup
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of ``ids`` are stored."""
+        sorted_ids, _ = self._sorted_ids()
+        if len(sorted_ids) == 0:
+            return np.zeros(len(ids), dtype=bool)
+        pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+        return sorted_ids[pos] == ids
+
     def rows_of(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
-        try:
-            return np.fromiter((self._row[int(i)] for i in ids), dtype=np.int64)
-        except KeyError as exc:
-            raise KeyError(f"item {exc.args[0]} is not in the index") from None
+        wanted = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64).reshape(-1)
+        found = self.contains(wanted)
+        if not found.all():
+            raise KeyError(f"item {int(wanted[~found][0])} is not in the index")
+        sorted_ids, order = self._sorted_ids()
+        return order[np.searchsorted(sorted_ids, wanted)].astype(np.int64)
 
     def get(self, rows: np.ndarray) -> np.ndarray:
-        return self._vectors[rows].astype(np.float32, copy=False)
+        """Decoded float32 vectors of these rows (N, D)."""
+        out = self._vectors[rows].astype(np.float32, copy=False)
+        if self.quantised:
+            out *= self._scales[rows][:, None]
+        return out
+
+    def decode_range(self, start: int, stop: int) -> np.ndarray:
+        """Decoded float32 rows [start, stop)."""
+        out = np.asarray(self._vectors[start:stop]).astype(np.float32, copy=False)
+        if self.quantised:
+            out = out * self._scales[start:stop, None]
+        return out
+
+    def blocks(self, block: int = DECODE_ROWS):
+        """(start, float32 rows) over the whole store, ``block`` rows at a time."""
+        for start in range(0, self._n, block):
+            yield start, self.decode_range(start, min(start + block, self._n))
 
     def category_rows(self, cats: np.ndarray) -> np.ndarray:
         """Rows whose category is one of ``cats`` (cached until the next append)."""
@@ -176,32 +250,48 @@ class VectorStore:
             q = q / max(float(np.linalg.norm(q)), 1e-12)
         return q
 
+    def _dots(self, q: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        """Inner products of the decoded rows with ``q``, decoding at most DECODE_ROWS rows at a time."""
+        if self.dtype == np.float32:
+            return matvec(self.matrix if rows is None else self._vectors[rows], q)
+        n = self._n if rows is None else len(rows)
+        dots = np.empty(n, dtype=np.float32)
+        for start in range(0, n, DECODE_ROWS):
+            part = slice(start, min(start + DECODE_ROWS, n))
+            chunk = self._vectors[part] if rows is None else self._vectors[rows[part]]
+            dots[part] = matvec(chunk.astype(np.float32), q)
+            if self.quantised:
+                dots[part] *= self._scales[part] if rows is None else self._scales[rows[part]]
+        return dots
+
     def distances(self, q: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Exact distances from a prepared query to the given rows (all rows when None)."""
-        if rows is None:
-            mat, sq = self.matrix, self._sqnorms[: self._n]
-        else:
-            mat, sq = self._vectors[rows], self._sqnorms[rows]
-        if mat.dtype != np.float32:
-            mat = mat.astype(np.float32)
-        dots = matvec(mat, q)  # (n,)
+        """Exact distances (on the stored precision) from a prepared query to the given rows (all when None)."""
+        dots = self._dots(q, rows)  # (n,)
         if self.space == "cosine":
             return (1.0 - dots).astype(np.float32, copy=False)
+        sq = self._sqnorms[: self._n] if rows is None else self._sqnorms[rows]
         return np.maximum(sq - 2.0 * dots + float(q @ q), 0.0).astype(np.float32, copy=False)
 
     # --- files -------------------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
-        np.save(directory / "vectors.npy", self.matrix, allow_pickle=False)
+        np.save(directory / "vectors.npy", self._vectors[: self._n], allow_pickle=False)
         np.save(directory / "ids.npy", self.ids, allow_pickle=False)
         np.save(directory / "categories.npy", self.categories, allow_pickle=False)
+        if self.quantised:
+            np.save(directory / SCALES_FILE, self._scales[: self._n], allow_pickle=False)
 
     @classmethod
-    def load(cls, directory: str | os.PathLike, dim: int, space: str, dtype: str) -> "VectorStore":
+    def load(cls, directory: str | os.PathLike, dim: int, space: str, dtype: str,
+             mmap: bool = False) -> "VectorStore":
+        """Read a saved store; ``mmap`` maps the vectors from disk instead of reading them (module docstring)."""
         directory = Path(directory)
+        store = cls(dim, space, dtype)
         try:
-            vectors = np.load(directory / "vectors.npy", allow_pickle=False)
+            vectors = np.load(directory / "vectors.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
             ids = np.load(directory / "ids.npy", allow_pickle=False)
             cats = np.load(directory / "categories.npy", allow_pickle=False)
+            scales = (np.load(directory / SCALES_FILE, allow_pickle=False) if store.quantised
+                      else np.empty(0, np.float32))
         except (OSError, ValueError, EOFError) as exc:
             raise IndexLoadError(f"cannot read index vectors in {directory}: {exc}") from exc
         if vectors.ndim != 2 or vectors.shape[1] != dim or len(ids) != len(vectors) or len(cats) != len(vectors):
@@ -209,17 +299,18 @@ class VectorStore:
                 f"index vectors in {directory} have shape {vectors.shape} with {len(ids)} ids and "
                 f"{len(cats)} categories; expected (N, {dim}) with N of each"
             )
-        store = cls(dim, space, dtype)
+        if store.quantised and (vectors.dtype != np.int8 or len(scales) != len(vectors)):
+            raise IndexLoadError(f"int8 index vectors in {directory} are {vectors.dtype} with {len(scales)} "
+                                 f"scales for {len(vectors)} rows; rebuild the index")
         # Adopt the loaded arrays as the storage (capacity = N; the next append grows it).
-        store._vectors = np.ascontiguousarray(vectors, dtype=store.dtype)
+        store._vectors = vectors if vectors.dtype == store.dtype else np.ascontiguousarray(vectors, store.dtype)
+        store._scales = scales.astype(np.float32, copy=False)
         store._ids = ids.astype(np.int64, copy=False)
         store._categories = cats.astype(np.int32, copy=False)
-        as32 = store._vectors.astype(np.float32, copy=False)
-        store._sqnorms = np.einsum("ij,ij->i", as32, as32).astype(np.float32, copy=False)
-        store._row = {int(i): r for r, i in enumerate(store._ids.tolist())}
-        if len(store._row) != len(ids):
-            raise IndexLoadError(f"index ids in {directory} are not unique; rebuild the index")
         store._n = len(ids)
+        if len(np.unique(store._ids)) != len(ids):
+            raise IndexLoadError(f"index ids in {directory} are not unique; rebuild the index")
+        store._sqnorms = store._row_sqnorms(0, store._n)
         return store
 
 

@@ -183,7 +183,7 @@ def test_config_validation():
     with pytest.raises(ValueError, match="space"):
         IndexConfig(space="dot")
     with pytest.raises(ValueError, match="storage"):
-        IndexConfig(storage="int8")
+        IndexConfig(storage="bfloat16")
     with pytest.raises(ValueError, match="unknown index parameters"):
         IndexConfig.from_dict({"M": 8, "colour": 1})
     assert IndexConfig.from_dict(IndexConfig(M=8).to_dict()) == IndexConfig(M=8)
