@@ -262,14 +262,16 @@ def test_apply_emits_the_choices_and_saves_the_index_parameters(qtbot, pane, ws)
     search.device_box.setCurrentIndex(search.device_box.findData("auto"))
     search.index_widgets["M"].setValue(16)
     search.index_widgets["ef_search"].setValue(123)
-    search.index_widgets["storage"].setCurrentText("float16")
+    search.index_widgets["storage"].setCurrentText("int8")
+    search.index_widgets["memmap"].setChecked(True)
     with qtbot.waitSignal(pane.apply_requested, timeout=1000) as blocker:
         qtbot.mouseClick(search.apply_button, Qt.LeftButton)
     got_ws, device, config = blocker.args
     assert got_ws == ws and device == "auto"
     assert config == EngineConfig(encoder_model=None, models={}, index=None)
     saved = load_index_config(ws)
-    assert (saved.M, saved.ef_search, saved.storage, saved.ef_construction) == (16, 123, "float16", 200)
+    assert (saved.M, saved.ef_search, saved.storage, saved.ef_construction) == (16, 123, "int8", 200)
+    assert saved.memmap is True
 
     # an invalid value: a message, no signal, the file unchanged
     search.index_widgets["M"].setValue(0)
@@ -280,6 +282,7 @@ def test_apply_emits_the_choices_and_saves_the_index_parameters(qtbot, pane, ws)
     # a new pane shows the saved parameters
     other = _pane(qtbot, ws)
     assert other.search.index_widgets["ef_search"].value() == 123 and other.search.current_index_config() == saved
+    assert other.search.index_widgets["memmap"].isChecked()
 
 
 def test_the_edit_ranking_is_chosen_with_its_description_and_applied(qtbot, pane, ws):

@@ -15,6 +15,7 @@ import html
 import qtawesome as qta
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -55,7 +56,10 @@ INDEX_HELP: dict[str, tuple[str, str]] = {
                                               "per attribute"),
     "subspace_search_dim": ("Subspace scan dimensions", "projected: PCA dims of each attribute's scan"),
     "subspace_candidates": ("Subspace candidates", "projected: candidates re-ranked exactly per query"),
-    "storage": ("Re-ranking vectors", "float16 halves the memory but adds ~0.9 ms per query"),
+    "storage": ("Re-ranking vectors", "float16 halves the memory but adds ~0.9 ms per query; int8 (+ a scale per "
+                                      "item) quarters it, for catalogs of a million items"),
+    "memmap": ("Map vectors from disk", "read the saved vectors on demand instead of into memory (catalogs "
+                                        "larger than RAM); changing it reopens the index, never rebuilds it"),
     "num_threads": ("Build threads", "threads for building (0 = all cores); queries use one"),
     "seed": ("Seed", "seeds the projection and the HNSW level generator"),
 }
@@ -208,7 +212,12 @@ class SearchTab(QWidget):
         """The index parameters in the widgets (ValueError with IndexConfig's message when one is invalid)."""
         values = {}
         for name, widget in self.index_widgets.items():
-            values[name] = widget.currentText() if isinstance(widget, QComboBox) else widget.value()
+            if isinstance(widget, QComboBox):
+                values[name] = widget.currentText()
+            elif isinstance(widget, QCheckBox):
+                values[name] = widget.isChecked()
+            else:
+                values[name] = widget.value()
         return IndexConfig(**values)
 
     def set_workspace(self, workspace: Workspace, config: EngineConfig | None = None) -> None:
@@ -326,6 +335,8 @@ class SearchTab(QWidget):
             value = getattr(config, name)
             if isinstance(widget, QComboBox):
                 widget.setCurrentIndex(max(widget.findText(str(value)), 0))
+            elif isinstance(widget, QCheckBox):
+                widget.setChecked(bool(value))
             else:
                 widget.setValue(value)
 
@@ -367,6 +378,8 @@ def _index_widget(name: str, default: object) -> QWidget:
         box = QComboBox()
         box.addItems(list(INDEX_CHOICES[name]))
         return box
+    if isinstance(default, bool):
+        return QCheckBox()
     if isinstance(default, float):
         spin = QDoubleSpinBox()
         spin.setRange(0.0, 1.0)
