@@ -52,6 +52,10 @@ def register(bench: argparse._SubParsersAction) -> None:
                       help="render an N-item demo catalog at 64 px into --demo-dir, encode it with the "
                            "workspace's model, and measure on those features")
     real.add_argument("--demo-dir", type=Path, default=None, help="where --large-demo builds (kept for reuse)")
+    real.add_argument("--demo-seed", type=int, default=1, help="--large-demo: the demo catalog's seed")
+    real.add_argument("--also", type=Path, nargs="+", default=[], metavar="WORKSPACE",
+                      help="add the cached features of these workspaces (encoded by the same model) to the "
+                           "gallery, e.g. a second --large-demo catalog rendered with another seed")
     q.set_defaults(func=cmd_query)
 
     i = bench.add_parser("index", help="build, add, save/load time and resident memory of the indexes")
@@ -173,17 +177,42 @@ def _real_features(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, in
     if args.large_demo:
         from fashion_gui.cli.bench_large import large_demo_features  # torch and the renderer: only here
 
-        return large_demo_features(args.workspace, args.large_demo, args.demo_dir, args.model)
+        found = large_demo_features(args.workspace, args.large_demo, args.demo_dir, args.model, args.demo_seed)
+        return _with_also(found, args)
     if args.workspace is not None:
         from fashion_gui.cli.bench_large import workspace_features
 
-        return workspace_features(args.workspace, args.model)
+        return _with_also(workspace_features(args.workspace, args.model), args)
     with np.load(args.features, allow_pickle=False) as data:
         arrays = {"": data} if isinstance(data, np.ndarray) else {k: data[k] for k in data.files}
     name = next((k for k in arrays if k.endswith("embedding")), next(k for k, v in arrays.items() if v.ndim == 2))
     vectors = np.asarray(arrays[name], dtype=np.float32)
     cats = np.asarray(arrays.get("categories", np.zeros(len(vectors))), dtype=np.int32)
     return vectors, cats, args.attributes, f"features from {args.features} ({name or 'the array'})"
+
+
+def _with_also(found: tuple[np.ndarray, np.ndarray, int, str],
+               args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """``found`` followed by the cached features of every ``--also`` workspace (same model, same dims)."""
+    if not args.also:
+        return found
+    from fashion_gui.cli.bench_large import _encoder_name, workspace_features
+    from fashion_gui.workspace import Workspace
+
+    vectors, cats, attributes, what = found
+    parts, part_cats, names = [vectors], [cats], []
+    model = args.model or _encoder_name(Workspace.at(args.workspace), None)
+    for root in args.also:
+        more, more_cats, more_attributes, _ = workspace_features(root, model)
+        if more.shape[1] != vectors.shape[1] or more_attributes != attributes:
+            raise ValueError(f"{root}'s features ({more.shape[1]} dims, {more_attributes} attributes) do not match "
+                             f"the first gallery's ({vectors.shape[1]}, {attributes})")
+        parts.append(more)
+        part_cats.append(more_cats)
+        names.append(f"{root} ({len(more)} items)")
+    total = sum(len(p) for p in parts)
+    return (np.concatenate(parts), np.concatenate(part_cats), attributes,
+            f"{what}; plus the features of {', '.join(names)}: {total} items in all")
 
 
 def _query_sets(args: argparse.Namespace):

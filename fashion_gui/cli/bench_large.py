@@ -48,8 +48,8 @@ def workspace_features(root: Path, model: str | None) -> tuple[np.ndarray, np.nd
     return vectors, categories, attributes, f"real features of {name} on {ws.root} ({len(ids)} items)"
 
 
-def large_demo_features(root: Path, items: int, demo_dir: Path | None,
-                        model: str | None) -> tuple[np.ndarray, np.ndarray, int, str]:
+def large_demo_features(root: Path, items: int, demo_dir: Path | None, model: str | None,
+                        seed: int = 1) -> tuple[np.ndarray, np.ndarray, int, str]:
     """Render an ``items``-image demo catalog (64 px) into ``demo_dir`` unless it is there already, encode it
     with the model of workspace ``root`` (copied in), and return its features as :func:`workspace_features`."""
     from fashion_gui.catalog.demo.builder import DemoConfig, build_demo
@@ -61,7 +61,7 @@ def large_demo_features(root: Path, items: int, demo_dir: Path | None,
     large = Workspace(folder)
     if not large.exists():
         print(f"rendering {items} demo items at {LARGE_DEMO_SIZE} px into {folder} (kept for the next run)", flush=True)
-        build_demo(large, DemoConfig(items=items, size=LARGE_DEMO_SIZE, seed=1))
+        build_demo(large, DemoConfig(items=items, size=LARGE_DEMO_SIZE, seed=seed))
     if not (large.checkpoints / name).is_dir():
         large.checkpoints.mkdir(parents=True, exist_ok=True)
         shutil.copytree(source.checkpoints / name, large.checkpoints / name)
@@ -70,4 +70,5 @@ def large_demo_features(root: Path, items: int, demo_dir: Path | None,
         pass
     vectors, categories, attributes, _ = workspace_features(folder, name)
     return vectors, categories, attributes, (f"real features: {name} (trained on {source.root}) encoding a "
-                                             f"{items}-item demo catalog rendered at {LARGE_DEMO_SIZE} px")
+                                             f"{items}-item demo catalog (seed {seed}) rendered at "
+                                             f"{LARGE_DEMO_SIZE} px")

@@ -71,3 +71,30 @@ def test_bench_query_on_a_features_file_holds_queries_out(tmp_path):
 def test_bench_query_on_a_workspace_says_how_to_encode_first(tmp_path, demo_workspace):
     with pytest.raises(ValueError, match="no usable encoder model|fashion index build"):
         _run("query", ["--queries", "10", "--workspace", str(demo_workspace.root)], tmp_path)
+
+
+def test_bench_query_adds_the_features_of_other_workspaces(tmp_path, demo_workspace):
+    """``--also W2``: a second catalog's cached features (same model) join the gallery, with its categories."""
+    import shutil
+
+    from fashion_gui.catalog.store import Catalog
+
+    rng = np.random.default_rng(1)
+    with Catalog.open(demo_workspace.catalog_path) as catalog:
+        dim = 8 * len(catalog.schema.types)
+    basis = np.linalg.qr(rng.standard_normal((dim, 8)))[0]
+    roots = []
+    for n in range(2):
+        root = tmp_path / f"ws{n}"
+        shutil.copytree(demo_workspace.root, root)
+        with Catalog.open(root / "catalog.sqlite") as catalog:
+            ids = np.sort(np.asarray(catalog.ids()))
+        (root / "indexes" / "m").mkdir(parents=True)
+        np.savez(root / "indexes" / "m" / "features.npz", ids=ids,
+                 embedding=(rng.standard_normal((len(ids), 8)) @ basis.T).astype(np.float32))
+        roots.append(root)
+    figures = _run("query", ["--queries", "20", "--k", "10", "--workspace", str(roots[0]), "--model", "m",
+                             "--also", str(roots[1])], tmp_path)
+    assert "plus the features of" in figures["data"] and "600 items in all" in figures["data"]
+    row = figures["results"][0]
+    assert row["items"] == 400 and row["full"]["recall@10"] >= 0.9  # a sample of the 580 left after 20 queries
