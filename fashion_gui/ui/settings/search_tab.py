@@ -175,7 +175,8 @@ class SearchTab(QWidget):
         self.ranking_box.setToolTip(f"How \u201cthis, but red\u201d is ranked: {description}")
 
     def _build_index_group(self) -> QGroupBox:
-        group = QGroupBox("Index parameters (saved per workspace; a change rebuilds the index)")
+        group = QGroupBox("Index parameters (saved per workspace; a change rebuilds the index, except mapping from disk "
+                          "and build threads)")
         grid = QGridLayout(group)
         grid.setHorizontalSpacing(12)
         defaults = IndexConfig()
